@@ -1,0 +1,30 @@
+// A mechanism and its parameters, copied out of the caller's CK_MECHANISM and checked once (PKCS#11 3.0
+// section 2 of the current mechanisms specification), so layers below the ABI never see raw pointers.
+#pragma once
+#include "common/secure_bytes.h"
+
+#include <keyseal/pkcs11.h>
+
+namespace keyseal {
+
+struct MechanismParams {
+  CK_MECHANISM_TYPE type = 0;
+  // RSA PSS / OAEP
+  CK_MECHANISM_TYPE hash = 0;       // CKM_SHA256 etc.; 0 when not given
+  CK_MECHANISM_TYPE mgf_hash = 0;   // digest named by CKG_MGF1_*; 0 when not given
+  CK_ULONG salt_len = 0;            // PSS sLen
+  SecureBytes label;                // OAEP source data (CKZ_DATA_SPECIFIED)
+  // Block ciphers
+  SecureBytes iv;                   // CBC IV, GCM IV, CTR counter block (16 bytes)
+  SecureBytes aad;                  // GCM additional data
+  CK_ULONG tag_bits = 0;            // GCM tag length in bits
+  CK_ULONG counter_bits = 0;        // CTR counter width in bits
+  // ECDH1 derive
+  CK_ULONG kdf = 0;                 // CKD_NULL etc.
+  SecureBytes shared_data;
+  SecureBytes public_data;          // the peer's public value (EC point, raw or DER OCTET STRING)
+  // Everything else, as given (for mechanisms whose parameter is a plain byte string)
+  SecureBytes raw;
+};
+
+}  // namespace keyseal
