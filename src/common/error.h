@@ -19,6 +19,9 @@ struct Error : std::exception {
 inline void require(bool cond, CK_RV rv, const char* detail) {
   if (!cond) fail(rv, detail);
 }
+inline void require(bool cond, CK_RV rv, const std::string& detail) {  // off the hot paths: builds the string
+  if (!cond) fail(rv, detail);
+}
 
 // Name of a CK_RV for logs ("CKR_PIN_INCORRECT"); unknown values print as hex.
 std::string rv_name(CK_RV rv);

@@ -1,0 +1,55 @@
+// The Backend interface: what a token kind (soft, TPM) contributes. Core owns objects, sessions and policy; a
+// backend owns the token's secrets: the master key behind the PINs, key generation, and every operation that
+// needs a private or secret key. Public-key operations and digests run in crypto/ for every backend.
+#pragma once
+#include "common/mechanism_params.h"
+#include "common/operation.h"
+#include "core/object.h"
+
+#include <keyseal/pkcs11.h>
+
+#include <memory>
+#include <string_view>
+
+namespace keyseal::store {
+class TokenDb;
+}
+
+namespace keyseal::core {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view kind() const = 0;  // "soft", "tpm"
+  // Mechanisms it can perform with the keys it holds; the mechanism table is intersected with this.
+  virtual bool supports(CK_MECHANISM_TYPE mechanism) const = 0;
+
+  // PINs (section 5.6). The token's master key is created at C_InitToken and kept wrapped under each PIN.
+  // unlock() returns it or throws CKR_PIN_INCORRECT; the retry counter is core's.
+  virtual SecureBytes create_master_key(store::TokenDb& db, ByteView so_pin) = 0;
+  virtual SecureBytes unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView pin) = 0;
+  virtual void set_pin(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) = 0;
+  virtual bool has_pin(store::TokenDb& db, CK_USER_TYPE who) = 0;
+  virtual void remove_pin(store::TokenDb& db, CK_USER_TYPE who) = 0;
+
+  // Key generation (section 5.14): the maps hold the caller's checked templates; the backend adds the key
+  // material: public values to both maps, secret components to the private/secret map.
+  virtual void generate_key_pair(const MechanismParams& m, AttributeMap& pub, AttributeMap& priv) = 0;
+  virtual void generate_key(const MechanismParams& m, AttributeMap& key) = 0;
+  // A key arriving from outside (C_CreateObject, C_UnwrapKey, C_DeriveKey): check its values and complete
+  // what can be computed (e.g. the EC public point of an imported private key).
+  virtual void import_key(AttributeMap& key) = 0;
+
+  // Operations with a private or secret key (sections 5.8 to 5.13).
+  virtual std::unique_ptr<Operation> sign(const Object& key, const MechanismParams& m) = 0;
+  virtual std::unique_ptr<Operation> verify(const Object& key, const MechanismParams& m) = 0;  // secret keys (HMAC)
+  virtual std::unique_ptr<Operation> encrypt(const Object& key, const MechanismParams& m) = 0; // secret keys
+  virtual std::unique_ptr<Operation> decrypt(const Object& key, const MechanismParams& m) = 0;
+  virtual SecureBytes derive(const Object& key, const MechanismParams& m) = 0;  // ECDH: the shared secret
+  // The clear value of a key for wrapping (only called after the policy allowed it) and a key's value from
+  // a wrapped blob.
+  virtual SecureBytes wrap(const Object& wrapping_key, const MechanismParams& m, ByteView key_value) = 0;
+  virtual SecureBytes unwrap(const Object& unwrapping_key, const MechanismParams& m, ByteView wrapped) = 0;
+};
+
+}  // namespace keyseal::core

@@ -1,0 +1,199 @@
+// Key management through a session (PKCS#11 3.0 section 5.14): generation, wrapping, unwrapping and
+// derivation, with the attribute policy applied before the backend runs and completed after.
+#include "core/attribute_policy.h"
+#include "core/key_info.h"
+#include "core/mechanisms.h"
+#include "core/session.h"
+#include "crypto/asym.h"
+#include "crypto/keys.h"
+
+namespace keyseal::core {
+namespace {
+
+const MechanismRow& row_for(const MechanismParams& m, CK_FLAGS flag) {
+  const MechanismRow* row = find_mechanism(m.type);
+  require(row && (row->flags & flag), CKR_MECHANISM_INVALID, "mechanism does not support this operation");
+  return *row;
+}
+
+void default_ulong(AttributeMap& a, CK_ATTRIBUTE_TYPE t, CK_ULONG v) {
+  if (!a.count(t)) set_ulong(a, t, v);
+}
+
+// Looks up a key and checks it for a purpose, translating the generic key errors into the ones the
+// specification names for wrapping (CKR_WRAPPING_KEY_*) and unwrapping (CKR_UNWRAPPING_KEY_*) keys.
+ObjectPtr role_key(Session& s, CK_OBJECT_HANDLE h, const MechanismRow& row, CK_ATTRIBUTE_TYPE usage,
+                   CK_RV handle_rv, CK_RV type_rv, CK_RV size_rv) {
+  try {
+    ObjectPtr k = s.object(h);
+    check_key_for(*k, row, usage);
+    return k;
+  } catch (const Error& e) {
+    if (e.rv == CKR_OBJECT_HANDLE_INVALID) fail(handle_rv, e.detail);
+    if (e.rv == CKR_KEY_TYPE_INCONSISTENT) fail(type_rv, e.detail);
+    if (e.rv == CKR_KEY_SIZE_RANGE) fail(size_rv, e.detail);
+    throw;
+  }
+}
+
+void check_secret_length(CK_KEY_TYPE kt, size_t len, CK_RV rv) {
+  if (kt == CKK_AES) require(len == 16 || len == 24 || len == 32, rv, "AES keys are 16, 24 or 32 bytes");
+  else require(len >= 1, rv, "secret key value is empty");
+}
+
+}  // namespace
+
+CK_OBJECT_HANDLE Session::generate_key(const MechanismParams& m, AttributeMap attrs) {
+  const MechanismRow& row = row_for(m, CKF_GENERATE);
+  default_ulong(attrs, CKA_CLASS, CKO_SECRET_KEY);
+  default_ulong(attrs, CKA_KEY_TYPE, row.key_type);
+  check_new_object(attrs, Origin::generate, so(), CKO_SECRET_KEY, row.key_type);
+  const CK_ULONG len = get_ulong(attrs, CKA_VALUE_LEN).value_or(0);
+  require(len >= row.min_key && len <= row.max_key, CKR_KEY_SIZE_RANGE, "CKA_VALUE_LEN outside the mechanism's range");
+  check_secret_length(row.key_type, len, CKR_KEY_SIZE_RANGE);
+  check_new_object_access(attrs);
+  require(token_->backend().supports(m.type), CKR_MECHANISM_INVALID, "the token cannot do this mechanism");
+  token_->backend().generate_key(m, attrs);
+  finish_new_object(attrs, Origin::generate, m.type, new_object_uid());
+  return store_new(std::move(attrs));
+}
+
+std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE> Session::generate_key_pair(const MechanismParams& m, AttributeMap pub,
+                                                                         AttributeMap priv) {
+  const MechanismRow& row = row_for(m, CKF_GENERATE_KEY_PAIR);
+  const CK_KEY_TYPE kt = row.key_type;
+  default_ulong(pub, CKA_CLASS, CKO_PUBLIC_KEY);
+  default_ulong(pub, CKA_KEY_TYPE, kt);
+  default_ulong(priv, CKA_CLASS, CKO_PRIVATE_KEY);
+  default_ulong(priv, CKA_KEY_TYPE, kt);
+  check_new_object(pub, Origin::generate, so(), CKO_PUBLIC_KEY, kt);
+  check_new_object(priv, Origin::generate, so(), CKO_PRIVATE_KEY, kt);
+  if (kt == CKK_RSA) {
+    const CK_ULONG bits = get_ulong(pub, CKA_MODULUS_BITS).value_or(0);
+    require(bits >= row.min_key && bits <= row.max_key, CKR_KEY_SIZE_RANGE, "RSA modulus size outside 2048-4096");
+  } else {
+    const SecureBytes* params = get_bytes(pub, CKA_EC_PARAMS);
+    require(params != nullptr, CKR_TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS missing from the public key template");
+    const bool ed = crypto::ec_params_is_ed25519(view(*params));
+    if (ed != (kt == CKK_EC_EDWARDS)) fail(CKR_CURVE_NOT_SUPPORTED, "curve does not fit the key pair mechanism");
+    const CK_ULONG bits = crypto::ec_params_bits(view(*params));
+    require(bits >= row.min_key && bits <= row.max_key, CKR_CURVE_NOT_SUPPORTED, "curve not supported");
+    if (const SecureBytes* pp = get_bytes(priv, CKA_EC_PARAMS))
+      require(equal_bytes(view(*pp), view(*params)), CKR_TEMPLATE_INCONSISTENT, "key pair templates name two curves");
+  }
+  check_new_object_access(pub);
+  check_new_object_access(priv);
+  require(token_->backend().supports(m.type), CKR_MECHANISM_INVALID, "the token cannot do this mechanism");
+  token_->backend().generate_key_pair(m, pub, priv);
+  for (CK_ATTRIBUTE_TYPE t : public_attributes_on_private_key(kt))
+    if (const SecureBytes* v = get_bytes(pub, t); v && !priv.count(t)) priv[t] = *v;
+  finish_new_object(pub, Origin::generate, m.type, new_object_uid());
+  finish_new_object(priv, Origin::generate, m.type, new_object_uid());
+  const CK_OBJECT_HANDLE hpub = store_new(std::move(pub));
+  try {
+    return {hpub, store_new(std::move(priv))};
+  } catch (...) {
+    try {
+      token_->destroy_object(*object(hpub));
+    } catch (...) {
+    }
+    throw;
+  }
+}
+
+SecureBytes Session::wrap_key(const MechanismParams& m, CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key_h) {
+  const MechanismRow& row = row_for(m, CKF_WRAP);
+  ObjectPtr wk = role_key(*this, wrapping, row, CKA_WRAP, CKR_WRAPPING_KEY_HANDLE_INVALID,
+                          CKR_WRAPPING_KEY_TYPE_INCONSISTENT, CKR_WRAPPING_KEY_SIZE_RANGE);
+  ObjectPtr key;
+  try {
+    key = object(key_h);
+  } catch (const Error& e) {
+    if (e.rv == CKR_OBJECT_HANDLE_INVALID) fail(CKR_KEY_HANDLE_INVALID, e.detail);
+    throw;
+  }
+  require(key->flag(CKA_EXTRACTABLE), CKR_KEY_UNEXTRACTABLE, "key is not extractable");
+  if (key->flag(CKA_WRAP_WITH_TRUSTED))
+    require(wk->flag(CKA_TRUSTED), CKR_KEY_NOT_WRAPPABLE, "key may only be wrapped with a trusted key");
+  require(key->cls() == CKO_SECRET_KEY, CKR_KEY_NOT_WRAPPABLE, "only secret keys can be wrapped");
+  require(key->secrets_loaded, CKR_USER_NOT_LOGGED_IN, "wrapping this key needs a login");
+  const SecureBytes* value = get_bytes(key->attrs, CKA_VALUE);
+  require(value != nullptr, CKR_KEY_NOT_WRAPPABLE, "key has no value");
+  try {
+    if (wk->cls() == CKO_PUBLIC_KEY) return crypto::make_rsa_encryptor(public_pkey(*wk), m)->run(view(*value));
+    require(wk->cls() == CKO_SECRET_KEY, CKR_WRAPPING_KEY_TYPE_INCONSISTENT, "a private key cannot wrap");
+    require(wk->secrets_loaded, CKR_USER_NOT_LOGGED_IN, "this key needs a login");
+    return token_->backend().wrap(*wk, m, view(*value));
+  } catch (const Error& e) {
+    if (e.rv == CKR_DATA_LEN_RANGE) fail(CKR_KEY_SIZE_RANGE, "key length does not fit the wrapping mechanism");
+    throw;
+  }
+}
+
+CK_OBJECT_HANDLE Session::unwrap_key(const MechanismParams& m, CK_OBJECT_HANDLE unwrapping, ByteView wrapped,
+                                     AttributeMap attrs) {
+  const MechanismRow& row = row_for(m, CKF_UNWRAP);
+  ObjectPtr uk = role_key(*this, unwrapping, row, CKA_UNWRAP, CKR_UNWRAPPING_KEY_HANDLE_INVALID,
+                          CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, CKR_UNWRAPPING_KEY_SIZE_RANGE);
+  require(uk->cls() != CKO_PUBLIC_KEY, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, "a public key cannot unwrap");
+  require(uk->secrets_loaded, CKR_USER_NOT_LOGGED_IN, "this key needs a login");
+  check_new_object(attrs, Origin::unwrap, so());
+  require(get_ulong(attrs, CKA_CLASS) == CKO_SECRET_KEY, CKR_TEMPLATE_INCONSISTENT,
+          "only secret keys can be unwrapped");
+  check_new_object_access(attrs);
+  SecureBytes value;
+  try {
+    value = token_->backend().unwrap(*uk, m, wrapped);
+  } catch (const Error& e) {
+    if (e.rv == CKR_ENCRYPTED_DATA_INVALID || e.rv == CKR_DATA_INVALID) fail(CKR_WRAPPED_KEY_INVALID, e.detail);
+    if (e.rv == CKR_ENCRYPTED_DATA_LEN_RANGE || e.rv == CKR_DATA_LEN_RANGE) fail(CKR_WRAPPED_KEY_LEN_RANGE, e.detail);
+    throw;
+  }
+  if (auto len = get_ulong(attrs, CKA_VALUE_LEN)) {
+    require(*len <= value.size(), CKR_TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN longer than the unwrapped key");
+    value.resize(*len);  // unpadded mechanisms may leave trailing padding
+  }
+  const CK_KEY_TYPE kt = get_ulong(attrs, CKA_KEY_TYPE).value_or(CKK_GENERIC_SECRET);
+  check_secret_length(kt, value.size(), CKR_WRAPPED_KEY_INVALID);
+  set_bytes(attrs, CKA_VALUE, view(value));
+  if (kt == CKK_AES || kt == CKK_GENERIC_SECRET) set_ulong(attrs, CKA_VALUE_LEN, value.size());
+  token_->backend().import_key(attrs);
+  finish_new_object(attrs, Origin::unwrap, m.type, new_object_uid());
+  return store_new(std::move(attrs));
+}
+
+CK_OBJECT_HANDLE Session::derive_key(const MechanismParams& m, CK_OBJECT_HANDLE base_h, AttributeMap attrs) {
+  const MechanismRow& row = row_for(m, CKF_DERIVE);
+  ObjectPtr base;
+  try {
+    base = object(base_h);
+  } catch (const Error& e) {
+    if (e.rv == CKR_OBJECT_HANDLE_INVALID) fail(CKR_KEY_HANDLE_INVALID, e.detail);
+    throw;
+  }
+  check_key_for(*base, row, CKA_DERIVE);
+  require(base->cls() == CKO_PRIVATE_KEY, CKR_KEY_TYPE_INCONSISTENT, "ECDH needs a private key");
+  require(base->secrets_loaded, CKR_USER_NOT_LOGGED_IN, "this key needs a login");
+  default_ulong(attrs, CKA_CLASS, CKO_SECRET_KEY);
+  default_ulong(attrs, CKA_KEY_TYPE, CKK_GENERIC_SECRET);
+  check_new_object(attrs, Origin::derive, so(), CKO_SECRET_KEY);
+  check_new_object_access(attrs);
+  require(token_->backend().supports(m.type), CKR_MECHANISM_INVALID, "the token cannot do this mechanism");
+  SecureBytes secret = token_->backend().derive(*base, m);
+  const CK_KEY_TYPE kt = get_ulong(attrs, CKA_KEY_TYPE).value_or(CKK_GENERIC_SECRET);
+  CK_ULONG len = get_ulong(attrs, CKA_VALUE_LEN).value_or(kt == CKK_AES ? std::min<size_t>(32, secret.size())
+                                                                          : secret.size());
+  require(len >= 1 && len <= secret.size(), CKR_TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN longer than the shared secret");
+  check_secret_length(kt, len, CKR_ATTRIBUTE_VALUE_INVALID);
+  secret.resize(len);  // CKD_NULL with a shorter key: the leading bytes of the shared secret
+  set_bytes(attrs, CKA_VALUE, view(secret));
+  set_ulong(attrs, CKA_VALUE_LEN, len);
+  finish_new_object(attrs, Origin::derive, m.type, new_object_uid());
+  // A derived key stays "always sensitive" / "never extractable" only if its base key was (section 4.10).
+  set_bool(attrs, CKA_ALWAYS_SENSITIVE, base->flag(CKA_ALWAYS_SENSITIVE) && bool_or(attrs, CKA_SENSITIVE, false));
+  set_bool(attrs, CKA_NEVER_EXTRACTABLE,
+           base->flag(CKA_NEVER_EXTRACTABLE) && !bool_or(attrs, CKA_EXTRACTABLE, false));
+  return store_new(std::move(attrs));
+}
+
+}  // namespace keyseal::core

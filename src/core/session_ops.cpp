@@ -1,0 +1,234 @@
+// Cryptographic operations of a session (PKCS#11 3.0 sections 5.8 encrypt, 5.9 decrypt, 5.10 digest, 5.11 sign,
+// 5.12 verify): choosing who runs them (crypto/ for public keys and digests, the backend for private and secret
+// keys), the one-active-operation rule, and the output-buffer convention (section 5.2) in one place.
+#include "core/key_info.h"
+#include "core/mechanisms.h"
+#include "core/session.h"
+#include "crypto/asym.h"
+#include "crypto/digest.h"
+
+#include <algorithm>
+
+namespace keyseal::core {
+namespace {
+
+CK_FLAGS flag_for(OpKind k) {
+  switch (k) {
+    case OpKind::sign: return CKF_SIGN;
+    case OpKind::verify: return CKF_VERIFY;
+    case OpKind::encrypt: return CKF_ENCRYPT;
+    case OpKind::decrypt: return CKF_DECRYPT;
+    case OpKind::digest: return CKF_DIGEST;
+  }
+  return 0;
+}
+
+CK_ATTRIBUTE_TYPE usage_for(OpKind k) {
+  switch (k) {
+    case OpKind::sign: return CKA_SIGN;
+    case OpKind::verify: return CKA_VERIFY;
+    case OpKind::encrypt: return CKA_ENCRYPT;
+    case OpKind::decrypt: return CKA_DECRYPT;
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+CK_STATE Session::state() const {
+  switch (token_->login_state()) {
+    case LoginState::user: return rw_ ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS;
+    case LoginState::so: return CKS_RW_SO_FUNCTIONS;
+    default: return rw_ ? CKS_RW_PUBLIC_SESSION : CKS_RO_PUBLIC_SESSION;
+  }
+}
+
+// Checks that a key may be used with a mechanism for a purpose (sections 5.8-5.14 error lists).
+void check_key_for(const Object& key, const MechanismRow& row, CK_ATTRIBUTE_TYPE usage) {
+  const CK_OBJECT_CLASS cls = key.cls();
+  require(cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY || cls == CKO_SECRET_KEY, CKR_KEY_TYPE_INCONSISTENT,
+          "object is not a key");
+  require(key_type_compatible(row, key.key_type()), CKR_KEY_TYPE_INCONSISTENT, "key type does not fit the mechanism");
+  if (usage) require(key.flag(usage), CKR_KEY_FUNCTION_NOT_PERMITTED, "the key's usage attribute forbids this");
+  if (const SecureBytes* allowed = get_bytes(key.attrs, CKA_ALLOWED_MECHANISMS); allowed && !allowed->empty()) {
+    const size_t n = allowed->size() / sizeof(CK_MECHANISM_TYPE);
+    const auto* list = reinterpret_cast<const CK_MECHANISM_TYPE*>(allowed->data());
+    require(std::find(list, list + n, row.type) != list + n, CKR_MECHANISM_INVALID,
+            "mechanism not in the key's CKA_ALLOWED_MECHANISMS");
+  }
+  const CK_ULONG size = key_size(key);
+  require(size >= row.min_key && size <= row.max_key, CKR_KEY_SIZE_RANGE, "key size outside the mechanism's range");
+}
+
+void Session::op_init(OpKind kind, const MechanismParams& m, CK_OBJECT_HANDLE h) {
+  Active& a = active(kind);
+  require(!a.op, CKR_OPERATION_ACTIVE, "an operation of this kind is active");
+  const MechanismRow* row = find_mechanism(m.type);
+  require(row && (row->flags & flag_for(kind)), CKR_MECHANISM_INVALID, "mechanism does not support this operation");
+  ObjectPtr key;
+  try {
+    key = object(h);
+  } catch (const Error& e) {
+    if (e.rv == CKR_OBJECT_HANDLE_INVALID) fail(CKR_KEY_HANDLE_INVALID, e.detail);
+    throw;
+  }
+  check_key_for(*key, *row, usage_for(kind));
+  std::unique_ptr<Operation> op;
+  Backend& b = token_->backend();
+  switch (key->cls()) {
+    case CKO_PUBLIC_KEY:
+      if (kind == OpKind::verify) op = crypto::make_verifier(public_pkey(*key), m);
+      else if (kind == OpKind::encrypt) op = crypto::make_rsa_encryptor(public_pkey(*key), m);
+      else fail(CKR_KEY_TYPE_INCONSISTENT, "a public key cannot sign or decrypt");
+      break;
+    case CKO_PRIVATE_KEY:
+    case CKO_SECRET_KEY:
+      require(key->secrets_loaded, CKR_USER_NOT_LOGGED_IN, "this key needs a login");
+      require(b.supports(m.type), CKR_MECHANISM_INVALID, "the token cannot do this mechanism");
+      if (kind == OpKind::sign) op = b.sign(*key, m);
+      else if (kind == OpKind::decrypt) op = b.decrypt(*key, m);
+      else if (key->cls() == CKO_SECRET_KEY && kind == OpKind::encrypt) op = b.encrypt(*key, m);
+      else if (key->cls() == CKO_SECRET_KEY && kind == OpKind::verify) op = b.verify(*key, m);
+      else fail(CKR_KEY_TYPE_INCONSISTENT, "a private key cannot verify or encrypt");
+      break;
+  }
+  a.op = std::move(op);
+  a.key = std::move(key);
+  a.single_only = !row->multipart;
+}
+
+void Session::digest_init(const MechanismParams& m) {
+  Active& a = active(OpKind::digest);
+  require(!a.op, CKR_OPERATION_ACTIVE, "a digest is active");
+  const MechanismRow* row = find_mechanism(m.type);
+  require(row && (row->flags & CKF_DIGEST), CKR_MECHANISM_INVALID, "not a digest mechanism");
+  a.op = crypto::make_digest(m.type);
+}
+
+void Session::require_active(OpKind kind) {
+  require(active(kind).op != nullptr, CKR_OPERATION_NOT_INITIALIZED, "no operation of this kind is active");
+}
+
+void Session::abort(OpKind kind) { active(kind) = Active{}; }
+
+OutResult Session::deliver(Active& a, OpKind kind, SecureBytes result, OutSpec out, bool end_on_success) {
+  OutResult res;
+  res.length = result.size();
+  if (out.query || result.size() > out.capacity) {
+    res.too_small = !out.query;
+    a.pending = std::move(result);
+    return res;
+  }
+  res.bytes = std::move(result);
+  res.has_bytes = true;
+  if (end_on_success) a = Active{};
+  else a.pending.reset();
+  return res;
+}
+
+OutResult Session::single(OpKind kind, ByteView in, OutSpec out) {
+  Active& a = active(kind);
+  require(a.op != nullptr, CKR_OPERATION_NOT_INITIALIZED, "operation not initialised");
+  if (a.pending) return deliver(a, kind, std::move(*a.pending), out, true);
+  if (a.multipart) {
+    a = Active{};
+    fail(CKR_OPERATION_ACTIVE, "single-part call after a multi-part update");
+  }
+  if (out.query) {
+    OutResult r;
+    r.length = a.op->output_size(in.size());
+    return r;
+  }
+  SecureBytes result;
+  try {
+    result = a.op->run(in);
+  } catch (...) {
+    a = Active{};
+    throw;
+  }
+  return deliver(a, kind, std::move(result), out, true);
+}
+
+OutResult Session::update(OpKind kind, ByteView in, OutSpec out) {
+  Active& a = active(kind);
+  require(a.op != nullptr, CKR_OPERATION_NOT_INITIALIZED, "operation not initialised");
+  try {
+    require(!a.single_only, CKR_FUNCTION_NOT_SUPPORTED, "this mechanism is single-part only");
+    a.multipart = true;
+    if (kind == OpKind::encrypt || kind == OpKind::decrypt) {
+      if (a.pending) return deliver(a, kind, std::move(*a.pending), out, false);
+      if (out.query) {
+        OutResult r;
+        r.length = a.op->transform_size(in.size());
+        return r;
+      }
+      return deliver(a, kind, a.op->transform(in), out, false);
+    }
+    a.op->absorb(in);
+    return OutResult{};
+  } catch (...) {
+    a = Active{};
+    throw;
+  }
+}
+
+OutResult Session::final(OpKind kind, OutSpec out) {
+  Active& a = active(kind);
+  require(a.op != nullptr, CKR_OPERATION_NOT_INITIALIZED, "operation not initialised");
+  if (a.pending) return deliver(a, kind, std::move(*a.pending), out, true);
+  try {
+    require(!a.single_only, CKR_FUNCTION_NOT_SUPPORTED, "this mechanism is single-part only");
+    if (out.query) {
+      OutResult r;
+      r.length = a.op->finish_size();
+      return r;
+    }
+    return deliver(a, kind, a.op->finish(), out, true);
+  } catch (...) {
+    a = Active{};
+    throw;
+  }
+}
+
+void Session::verify(ByteView data, ByteView signature) {
+  Active& a = active(OpKind::verify);
+  require(a.op != nullptr, CKR_OPERATION_NOT_INITIALIZED, "verify not initialised");
+  std::unique_ptr<Operation> op = std::move(a.op);
+  const bool multipart = a.multipart;
+  a = Active{};  // C_Verify always ends the operation
+  require(!multipart, CKR_OPERATION_ACTIVE, "single-part call after a multi-part update");
+  op->verify(data, signature);
+}
+
+void Session::verify_final(ByteView signature) {
+  Active& a = active(OpKind::verify);
+  require(a.op != nullptr, CKR_OPERATION_NOT_INITIALIZED, "verify not initialised");
+  std::unique_ptr<Operation> op = std::move(a.op);
+  const bool single_only = a.single_only;
+  a = Active{};
+  require(!single_only, CKR_FUNCTION_NOT_SUPPORTED, "this mechanism is single-part only");
+  op->verify_finish(signature);
+}
+
+void Session::digest_key(CK_OBJECT_HANDLE h) {
+  Active& a = active(OpKind::digest);
+  require(a.op != nullptr, CKR_OPERATION_NOT_INITIALIZED, "digest not initialised");
+  try {
+    ObjectPtr key;
+    try {
+      key = object(h);
+    } catch (const Error& e) {
+      if (e.rv == CKR_OBJECT_HANDLE_INVALID) fail(CKR_KEY_HANDLE_INVALID, e.detail);
+      throw;
+    }
+    const SecureBytes* v = get_bytes(key->attrs, CKA_VALUE);
+    require(key->cls() == CKO_SECRET_KEY && v, CKR_KEY_INDIGESTIBLE, "only secret keys with a value can be digested");
+    a.multipart = true;
+    a.op->absorb(view(*v));
+  } catch (...) {
+    a = Active{};
+    throw;
+  }
+}
+
+}  // namespace keyseal::core

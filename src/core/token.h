@@ -1,0 +1,98 @@
+// A token (PKCS#11 3.0 sections 4.3, 5.5, 5.6, 5.7): its identity, its PINs with a per-token retry counter, the
+// login state shared by the application's sessions, and its objects (token objects in the store, session
+// objects in memory). Thread-safe; never calls back into sessions or the module (lock order: token before
+// store).
+#pragma once
+#include "common/secure_bytes.h"
+#include "core/attributes.h"
+#include "core/backend.h"
+#include "core/config.h"
+#include "core/object.h"
+
+#include <keyseal/pkcs11.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace keyseal::store {
+class TokenDb;
+struct ObjectRow;
+}
+
+namespace keyseal::core {
+
+enum class LoginState { none, user, so };
+
+CK_OBJECT_HANDLE new_object_handle();  // never reused while the module is loaded
+std::string new_object_uid();          // a fresh CKA_UNIQUE_ID
+
+class Token {
+ public:
+  // Opens the token in `file`; throws Error(CKR_TOKEN_NOT_RECOGNIZED) when it is corrupt or not a token.
+  static std::shared_ptr<Token> open(CK_SLOT_ID slot, const std::filesystem::path& file,
+                                     std::shared_ptr<Backend> backend, const Config& config);
+  // Creates a new token file (C_InitToken on the empty slot).
+  static std::shared_ptr<Token> create(CK_SLOT_ID slot, const std::filesystem::path& file,
+                                       std::shared_ptr<Backend> backend, const Config& config, ByteView so_pin,
+                                       ByteView label32);
+  ~Token();
+
+  CK_SLOT_ID slot_id() const { return slot_; }
+  const std::filesystem::path& file() const;
+  Backend& backend() { return *backend_; }
+  void fill_info(CK_TOKEN_INFO& info, CK_ULONG sessions, CK_ULONG rw_sessions);
+  std::string label() const;
+
+  // C_InitToken on an initialised token: checks the SO PIN, destroys every object, removes the user PIN.
+  void reinitialize(ByteView so_pin, ByteView label32);
+  LoginState login_state() const;
+  void login(CK_USER_TYPE who, ByteView pin);   // checks state first (already logged in etc.)
+  void check_pin(CK_USER_TYPE who, ByteView pin); // counts retries; for CKU_CONTEXT_SPECIFIC and C_SetPIN
+  void logout();
+  void init_pin(ByteView pin);                  // SO logged in: sets the user PIN and unlocks it
+  void set_pin(ByteView old_pin, ByteView new_pin);  // changes the PIN of who is logged in (user if none)
+
+  // Objects. `user` says whether private objects are visible.
+  ObjectPtr object(CK_OBJECT_HANDLE h, bool user);
+  ObjectPtr add_object(AttributeMap attrs, CK_SESSION_HANDLE owner);  // CKA_TOKEN picks where it goes
+  ObjectPtr replace_object(const Object& old, AttributeMap attrs);    // C_SetAttributeValue
+  void destroy_object(const Object& obj);
+  std::vector<CK_OBJECT_HANDLE> find(const AttributeMap& tmpl, bool user);
+  void drop_session_objects(CK_SESSION_HANDLE owner);  // session closed
+  void drop_all_session_objects();
+
+ private:
+  Token(CK_SLOT_ID slot, std::unique_ptr<store::TokenDb> db, std::shared_ptr<Backend> backend,
+        const Config& config);
+  void sync_locked();  // drop cached token objects when another process changed the store
+  ObjectPtr load_locked(CK_OBJECT_HANDLE h, int64_t row);
+  ObjectPtr decode_row(CK_OBJECT_HANDLE h, const store::ObjectRow& row);
+  store::ObjectRow to_row(const Object& obj) const;
+  CK_OBJECT_HANDLE handle_for_row_locked(int64_t row);
+  uint32_t failures(CK_USER_TYPE who);
+  void set_failures(CK_USER_TYPE who, uint32_t n);
+  SecureBytes verify_pin(CK_USER_TYPE who, ByteView pin);  // with the retry counter
+
+  const CK_SLOT_ID slot_;
+  std::unique_ptr<store::TokenDb> db_;
+  std::shared_ptr<Backend> backend_;
+  const Config config_;
+  std::string uid_;
+
+  mutable std::shared_mutex mu_;
+  LoginState state_ = LoginState::none;
+  SecureBytes master_key_;  // present while someone is logged in
+  uint64_t seen_version_ = 0;
+  std::map<CK_OBJECT_HANDLE, int64_t> token_handles_;      // handle -> store row
+  std::unordered_map<int64_t, CK_OBJECT_HANDLE> row_handles_;
+  std::unordered_map<CK_OBJECT_HANDLE, ObjectPtr> loaded_;  // token objects decoded so far
+  std::map<CK_OBJECT_HANDLE, ObjectPtr> session_objects_;
+};
+
+}  // namespace keyseal::core

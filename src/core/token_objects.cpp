@@ -1,0 +1,218 @@
+// A token's objects (PKCS#11 3.0 sections 4.4 and 5.7): handles, the store rows behind token objects with
+// their secret components sealed under the master key, session objects, and search through the store's
+// indexes. Another process's commits are noticed through the store's data version.
+#include "common/log.h"
+#include "core/attribute_policy.h"
+#include "core/token.h"
+#include "crypto/aead.h"
+#include "crypto/random.h"
+#include "store/attribute_codec.h"
+#include "store/token_db.h"
+
+namespace keyseal::core {
+namespace {
+
+// Associated data binding a sealed value to its object and attribute.
+SecureBytes aad_for(const std::string& uid, CK_ATTRIBUTE_TYPE type) {
+  SecureBytes a(uid.begin(), uid.end());
+  for (int i = 7; i >= 0; --i) a.push_back(static_cast<uint8_t>(static_cast<uint64_t>(type) >> (8 * i)));
+  return a;
+}
+
+}  // namespace
+
+std::string new_object_uid() {
+  static const char* d = "0123456789abcdef";
+  SecureBytes r = crypto::random_bytes(16);
+  std::string s;
+  for (uint8_t c : r) {
+    s.push_back(d[c >> 4]);
+    s.push_back(d[c & 15]);
+  }
+  return s;
+}
+
+namespace {
+
+bool visible(const Object& o, bool user) { return user || !o.is_private(); }
+
+}  // namespace
+
+void Token::sync_locked() {
+  const uint64_t v = db_->data_version();
+  if (v != seen_version_) {
+    seen_version_ = v;
+    loaded_.clear();
+  }
+}
+
+CK_OBJECT_HANDLE Token::handle_for_row_locked(int64_t row) {
+  auto it = row_handles_.find(row);
+  if (it != row_handles_.end()) return it->second;
+  const CK_OBJECT_HANDLE h = new_object_handle();
+  row_handles_[row] = h;
+  token_handles_[h] = row;
+  return h;
+}
+
+store::ObjectRow Token::to_row(const Object& obj) const {
+  store::ObjectRow row;
+  row.id = obj.row_id;
+  row.uid = obj.uid;
+  row.cls = obj.cls();
+  if (auto kt = get_ulong(obj.attrs, CKA_KEY_TYPE)) row.key_type = *kt;
+  else if (auto ct = get_ulong(obj.attrs, CKA_CERTIFICATE_TYPE)) row.key_type = *ct;
+  row.is_private = obj.is_private();
+  if (auto* id = get_bytes(obj.attrs, CKA_ID)) row.ckaid = *id;
+  if (auto* l = get_bytes(obj.attrs, CKA_LABEL)) row.label.assign(l->begin(), l->end());
+  std::vector<store::StoredAttribute> out;
+  out.reserve(obj.attrs.size());
+  for (const auto& [type, value] : obj.attrs) {
+    if (is_secret_component(row.cls, type)) {
+      require(!master_key_.empty(), CKR_USER_NOT_LOGGED_IN, "storing secret key material needs a login");
+      out.push_back({type, true, crypto::seal_aes256gcm(view(master_key_), view(aad_for(obj.uid, type)), view(value))});
+    } else {
+      out.push_back({type, false, value});
+    }
+  }
+  row.attrs = store::encode_attributes(out);
+  return row;
+}
+
+ObjectPtr Token::decode_row(CK_OBJECT_HANDLE h, const store::ObjectRow& row) {
+  auto obj = std::make_shared<Object>();
+  obj->handle = h;
+  obj->row_id = row.id;
+  obj->uid = row.uid;
+  for (auto& a : store::decode_attributes(view(row.attrs))) {
+    if (!a.encrypted) {
+      obj->attrs[a.type] = std::move(a.value);
+    } else if (!master_key_.empty()) {
+      obj->attrs[a.type] = crypto::open_aes256gcm(view(master_key_), view(aad_for(row.uid, a.type)), view(a.value));
+    } else {
+      obj->secrets_loaded = false;
+    }
+  }
+  return obj;
+}
+
+ObjectPtr Token::load_locked(CK_OBJECT_HANDLE h, int64_t row) {
+  auto r = db_->load_object(row);
+  if (!r) fail(CKR_OBJECT_HANDLE_INVALID, "object no longer exists");
+  ObjectPtr o = decode_row(h, *r);
+  loaded_[h] = o;
+  return o;
+}
+
+ObjectPtr Token::object(CK_OBJECT_HANDLE h, bool user) {
+  {
+    std::shared_lock g(mu_);
+    if (auto it = session_objects_.find(h); it != session_objects_.end()) {
+      require(visible(*it->second, user), CKR_OBJECT_HANDLE_INVALID, "private object needs a login");
+      return it->second;
+    }
+  }
+  std::unique_lock g(mu_);
+  sync_locked();
+  auto th = token_handles_.find(h);
+  require(th != token_handles_.end(), CKR_OBJECT_HANDLE_INVALID, "no such object");
+  ObjectPtr o;
+  if (auto it = loaded_.find(h); it != loaded_.end()) o = it->second;
+  else o = load_locked(h, th->second);
+  require(visible(*o, user), CKR_OBJECT_HANDLE_INVALID, "private object needs a login");
+  return o;
+}
+
+ObjectPtr Token::add_object(AttributeMap attrs, CK_SESSION_HANDLE owner) {
+  auto obj = std::make_shared<Object>();
+  obj->uid = get_bytes(attrs, CKA_UNIQUE_ID) ? std::string(get_bytes(attrs, CKA_UNIQUE_ID)->begin(),
+                                                           get_bytes(attrs, CKA_UNIQUE_ID)->end())
+                                             : new_object_uid();
+  set_bytes(attrs, CKA_UNIQUE_ID, view(obj->uid));
+  obj->attrs = std::move(attrs);
+  std::unique_lock g(mu_);
+  if (!obj->is_token()) {
+    obj->handle = new_object_handle();
+    obj->owner = owner;
+    session_objects_[obj->handle] = obj;
+    return obj;
+  }
+  store::ObjectRow row = to_row(*obj);
+  obj->row_id = db_->insert_object(row);
+  obj->handle = handle_for_row_locked(obj->row_id);
+  loaded_[obj->handle] = obj;
+  return obj;
+}
+
+ObjectPtr Token::replace_object(const Object& old, AttributeMap attrs) {
+  auto obj = std::make_shared<Object>();
+  obj->handle = old.handle;
+  obj->row_id = old.row_id;
+  obj->owner = old.owner;
+  obj->uid = old.uid;
+  obj->attrs = std::move(attrs);
+  std::unique_lock g(mu_);
+  if (old.row_id == 0) {
+    require(session_objects_.count(old.handle) != 0, CKR_OBJECT_HANDLE_INVALID, "object was destroyed");
+    session_objects_[old.handle] = obj;
+    return obj;
+  }
+  require(old.secrets_loaded, CKR_USER_NOT_LOGGED_IN, "changing this object needs a login");
+  db_->update_object(to_row(*obj));
+  loaded_[obj->handle] = obj;
+  return obj;
+}
+
+void Token::destroy_object(const Object& obj) {
+  std::unique_lock g(mu_);
+  if (obj.row_id == 0) {
+    require(session_objects_.erase(obj.handle) != 0, CKR_OBJECT_HANDLE_INVALID, "object was destroyed");
+    return;
+  }
+  db_->delete_object(obj.row_id);
+  loaded_.erase(obj.handle);
+  token_handles_.erase(obj.handle);  // the handle is retired, never reused
+  row_handles_.erase(obj.row_id);
+}
+
+std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl, bool user) {
+  std::vector<CK_OBJECT_HANDLE> out;
+  const auto token_flag = get_bool(tmpl, CKA_TOKEN);
+  std::unique_lock g(mu_);
+  if (token_flag.value_or(true)) {
+    sync_locked();
+    store::ObjectQuery q;
+    q.cls = get_ulong(tmpl, CKA_CLASS);
+    q.key_type = get_ulong(tmpl, CKA_KEY_TYPE);
+    if (!q.key_type) q.key_type = get_ulong(tmpl, CKA_CERTIFICATE_TYPE);
+    if (auto* id = get_bytes(tmpl, CKA_ID)) q.ckaid = *id;
+    if (auto* l = get_bytes(tmpl, CKA_LABEL)) q.label = std::string(l->begin(), l->end());
+    if (auto* u = get_bytes(tmpl, CKA_UNIQUE_ID)) q.uid = std::string(u->begin(), u->end());
+    if (auto p = get_bool(tmpl, CKA_PRIVATE); p && *p && !user) return out;
+    q.include_private = user;
+    for (const auto& row : db_->find_objects(q)) {
+      const CK_OBJECT_HANDLE h = handle_for_row_locked(row.id);
+      ObjectPtr o;
+      if (auto it = loaded_.find(h); it != loaded_.end()) o = it->second;
+      else loaded_[h] = o = decode_row(h, row);
+      if (visible(*o, user) && matches(o->attrs, tmpl)) out.push_back(h);
+    }
+  }
+  if (!token_flag.value_or(false)) {
+    for (const auto& [h, o] : session_objects_)
+      if (visible(*o, user) && matches(o->attrs, tmpl)) out.push_back(h);
+  }
+  return out;
+}
+
+void Token::drop_session_objects(CK_SESSION_HANDLE owner) {
+  std::unique_lock g(mu_);
+  std::erase_if(session_objects_, [&](const auto& kv) { return kv.second->owner == owner; });
+}
+
+void Token::drop_all_session_objects() {
+  std::unique_lock g(mu_);
+  session_objects_.clear();
+}
+
+}  // namespace keyseal::core

@@ -1,0 +1,220 @@
+// Argument marshalling for the C ABI (see marshal.h).
+#include "pkcs11/marshal.h"
+
+#include "core/attribute_policy.h"
+#include "core/mechanisms.h"
+
+#include <cstring>
+
+namespace keyseal::pkcs11 {
+namespace {
+
+constexpr CK_ULONG kMaxAttribute = 64u << 20;  // no real attribute is larger than 64 MiB
+
+// CK_EDDSA_PARAMS (current mechanisms spec 2.3.14), absent from p11-kit's header.
+struct EddsaParams {
+  CK_BBOOL phFlag;
+  CK_ULONG ulContextDataLen;
+  CK_BYTE_PTR pContextData;
+};
+// The CK_GCM_PARAMS layout of PKCS#11 2.40 before its errata (no ulIvBits), still used by some callers.
+struct GcmParamsNoIvBits {
+  CK_BYTE_PTR pIv;
+  CK_ULONG ulIvLen;
+  CK_BYTE_PTR pAAD;
+  CK_ULONG ulAADLen;
+  CK_ULONG ulTagBits;
+};
+
+CK_MECHANISM_TYPE hash_of(CK_MECHANISM_TYPE h) {
+  switch (h) {
+    case CKM_SHA_1: case CKM_SHA224: case CKM_SHA256: case CKM_SHA384: case CKM_SHA512: return h;
+    default: fail(CKR_MECHANISM_PARAM_INVALID, "unsupported hash in mechanism parameter");
+  }
+}
+
+CK_MECHANISM_TYPE mgf_hash(CK_ULONG mgf) {
+  switch (mgf) {
+    case CKG_MGF1_SHA1: return CKM_SHA_1;
+    case CKG_MGF1_SHA224: return CKM_SHA224;
+    case CKG_MGF1_SHA256: return CKM_SHA256;
+    case CKG_MGF1_SHA384: return CKM_SHA384;
+    case CKG_MGF1_SHA512: return CKM_SHA512;
+    default: fail(CKR_MECHANISM_PARAM_INVALID, "unsupported MGF in mechanism parameter");
+  }
+}
+
+template <class T>
+const T& param_as(const CK_MECHANISM* m) {
+  require(m->pParameter != nullptr && m->ulParameterLen == sizeof(T), CKR_MECHANISM_PARAM_INVALID,
+          "mechanism parameter missing or of the wrong size");
+  return *static_cast<const T*>(m->pParameter);
+}
+
+SecureBytes param_bytes(const void* p, CK_ULONG len) {
+  if (len == 0) return {};
+  require(p != nullptr && len <= kMaxAttribute, CKR_MECHANISM_PARAM_INVALID, "mechanism parameter data missing");
+  return to_bytes(p, len);
+}
+
+}  // namespace
+
+ByteView input(const void* p, CK_ULONG len) {
+  if (len == 0) return {};
+  require(p != nullptr, CKR_ARGUMENTS_BAD, "NULL input with a non-zero length");
+  return ByteView(static_cast<const uint8_t*>(p), len);
+}
+
+Template read_template(const CK_ATTRIBUTE* t, CK_ULONG n) {
+  require(t != nullptr || n == 0, CKR_ARGUMENTS_BAD, "NULL template with a non-zero count");
+  Template out;
+  out.reserve(n);
+  for (CK_ULONG i = 0; i < n; ++i) {
+    const CK_ULONG len = t[i].ulValueLen;
+    require(len == 0 || (t[i].pValue != nullptr && len <= kMaxAttribute), CKR_ATTRIBUTE_VALUE_INVALID,
+            "attribute value missing or too large");
+    out.emplace_back(t[i].type, len ? to_bytes(t[i].pValue, len) : SecureBytes());
+  }
+  return out;
+}
+
+core::AttributeMap read_map(const CK_ATTRIBUTE* t, CK_ULONG n) { return core::to_map(read_template(t, n)); }
+
+MechanismParams read_mechanism(const CK_MECHANISM* m) {
+  require(m != nullptr, CKR_ARGUMENTS_BAD, "NULL mechanism");
+  const core::MechanismRow* row = core::find_mechanism(m->mechanism);
+  require(row != nullptr, CKR_MECHANISM_INVALID, "mechanism not supported");
+  require(m->ulParameterLen == 0 || m->pParameter != nullptr, CKR_MECHANISM_PARAM_INVALID,
+          "NULL mechanism parameter with a length");
+  MechanismParams p;
+  p.type = m->mechanism;
+  p.hash = row->digest;
+  switch (row->param) {
+    case core::ParamKind::none:
+      require(m->ulParameterLen == 0, CKR_MECHANISM_PARAM_INVALID, "this mechanism takes no parameter");
+      break;
+    case core::ParamKind::pss: {
+      const auto& pss = param_as<CK_RSA_PKCS_PSS_PARAMS>(m);
+      p.hash = hash_of(pss.hash_alg);
+      require(row->digest == 0 || row->digest == p.hash, CKR_MECHANISM_PARAM_INVALID,
+              "PSS hash differs from the mechanism's hash");
+      p.mgf_hash = mgf_hash(pss.mgf);
+      p.salt_len = pss.s_len;
+      break;
+    }
+    case core::ParamKind::oaep: {
+      const auto& oaep = param_as<CK_RSA_PKCS_OAEP_PARAMS>(m);
+      p.hash = hash_of(oaep.hash_alg);
+      p.mgf_hash = mgf_hash(oaep.mgf);
+      require(oaep.source == 0 || oaep.source == CKZ_DATA_SPECIFIED, CKR_MECHANISM_PARAM_INVALID,
+              "unsupported OAEP label source");
+      p.label = param_bytes(oaep.source_data, oaep.source_data_len);
+      break;
+    }
+    case core::ParamKind::iv16:
+      require(m->ulParameterLen == 16, CKR_MECHANISM_PARAM_INVALID, "AES-CBC needs a 16-byte IV");
+      p.iv = to_bytes(m->pParameter, 16);
+      break;
+    case core::ParamKind::ctr: {
+      const auto& ctr = param_as<CK_AES_CTR_PARAMS>(m);
+      require(ctr.counter_bits >= 1 && ctr.counter_bits <= 128, CKR_MECHANISM_PARAM_INVALID,
+              "AES-CTR counter bits must be 1-128");
+      p.counter_bits = ctr.counter_bits;
+      p.iv = to_bytes(ctr.cb, 16);
+      break;
+    }
+    case core::ParamKind::gcm: {
+      const void* iv;
+      CK_ULONG iv_len, aad_len, tag_bits;
+      const void* aad;
+      if (m->ulParameterLen == sizeof(GcmParamsNoIvBits)) {
+        const auto& g = *static_cast<const GcmParamsNoIvBits*>(m->pParameter);
+        iv = g.pIv, iv_len = g.ulIvLen, aad = g.pAAD, aad_len = g.ulAADLen, tag_bits = g.ulTagBits;
+      } else {
+        const auto& g = param_as<CK_GCM_PARAMS>(m);
+        iv = g.iv_ptr, iv_len = g.iv_len, aad = g.aad_ptr, aad_len = g.aad_len, tag_bits = g.tag_bits;
+      }
+      require(iv_len >= 1 && iv_len <= 256, CKR_MECHANISM_PARAM_INVALID, "GCM IV must be 1-256 bytes");
+      require(tag_bits >= 8 && tag_bits <= 128 && tag_bits % 8 == 0, CKR_MECHANISM_PARAM_INVALID,
+              "GCM tag must be 8-128 bits in whole bytes");
+      p.iv = param_bytes(iv, iv_len);
+      p.aad = param_bytes(aad, aad_len);
+      p.tag_bits = tag_bits;
+      break;
+    }
+    case core::ParamKind::ecdh: {
+      const auto& e = param_as<CK_ECDH1_DERIVE_PARAMS>(m);
+      require(e.kdf == CKD_NULL, CKR_MECHANISM_PARAM_INVALID, "only CKD_NULL is supported for ECDH");
+      require(e.shared_data_len == 0, CKR_MECHANISM_PARAM_INVALID, "CKD_NULL takes no shared data");
+      require(e.public_data_len > 0, CKR_MECHANISM_PARAM_INVALID, "ECDH needs the other party's public value");
+      p.kdf = e.kdf;
+      p.public_data = param_bytes(e.public_data, e.public_data_len);
+      break;
+    }
+    case core::ParamKind::eddsa:
+      // Without a parameter CKM_EDDSA is pure Ed25519; Ed25519ctx and Ed25519ph are not offered.
+      require(m->ulParameterLen == 0, CKR_MECHANISM_PARAM_INVALID, "only pure Ed25519 is supported");
+      break;
+    case core::ParamKind::optional_iv:
+      require(m->ulParameterLen == 0, CKR_MECHANISM_PARAM_INVALID, "only the default key-wrap IV is supported");
+      break;
+  }
+  return p;
+}
+
+core::OutSpec out_spec(const void* out, const CK_ULONG* len) {
+  require(len != nullptr, CKR_ARGUMENTS_BAD, "NULL output length pointer");
+  return core::OutSpec{out == nullptr, out ? static_cast<size_t>(*len) : 0};
+}
+
+CK_RV put_output(const core::OutResult& r, CK_BYTE_PTR out, CK_ULONG_PTR len) {
+  *len = r.length;
+  if (r.too_small) return CKR_BUFFER_TOO_SMALL;
+  if (r.has_bytes && !r.bytes.empty()) std::memcpy(out, r.bytes.data(), r.bytes.size());
+  return CKR_OK;
+}
+
+CK_RV put_bytes(ByteView bytes, CK_BYTE_PTR out, CK_ULONG_PTR len) {
+  require(len != nullptr, CKR_ARGUMENTS_BAD, "NULL output length pointer");
+  if (!out) {
+    *len = bytes.size();
+    return CKR_OK;
+  }
+  if (*len < bytes.size()) {
+    *len = bytes.size();
+    return CKR_BUFFER_TOO_SMALL;
+  }
+  if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
+  *len = bytes.size();
+  return CKR_OK;
+}
+
+CK_RV get_attributes(const core::Object& obj, CK_ATTRIBUTE_PTR t, CK_ULONG n) {
+  require(t != nullptr || n == 0, CKR_ARGUMENTS_BAD, "NULL template with a non-zero count");
+  bool sensitive = false, invalid = false, small = false;
+  for (CK_ULONG i = 0; i < n; ++i) {
+    CK_RV rv = core::check_read(obj.attrs, t[i].type);
+    const SecureBytes* v = core::get_bytes(obj.attrs, t[i].type);
+    if (rv == CKR_OK && !v) rv = obj.secrets_loaded ? CKR_ATTRIBUTE_TYPE_INVALID : CKR_ATTRIBUTE_SENSITIVE;
+    if (rv != CKR_OK) {
+      t[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+      (rv == CKR_ATTRIBUTE_SENSITIVE ? sensitive : invalid) = true;
+      continue;
+    }
+    if (!t[i].pValue) {
+      t[i].ulValueLen = v->size();
+    } else if (t[i].ulValueLen >= v->size()) {
+      if (!v->empty()) std::memcpy(t[i].pValue, v->data(), v->size());
+      t[i].ulValueLen = v->size();
+    } else {
+      t[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+      small = true;
+    }
+  }
+  if (sensitive) return CKR_ATTRIBUTE_SENSITIVE;
+  if (invalid) return CKR_ATTRIBUTE_TYPE_INVALID;
+  if (small) return CKR_BUFFER_TOO_SMALL;
+  return CKR_OK;
+}
+
+}  // namespace keyseal::pkcs11
