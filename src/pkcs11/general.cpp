@@ -74,7 +74,7 @@ CK_RV initialize(CK_VOID_PTR init_args) {
     g_module = new core::Module(std::move(config), std::move(backends));
     return log_result("C_Initialize", CKR_OK, "");
   } catch (const Error& e) {
-    return log_result("C_Initialize", e.rv == CKR_ARGUMENTS_BAD ? CKR_GENERAL_ERROR : e.rv, e.detail.c_str());
+    return log_result("C_Initialize", e.rv == CKR_ARGUMENTS_BAD ? CKR_FUNCTION_FAILED : e.rv, e.detail.c_str());
   } catch (const std::exception& e) {
     return log_result("C_Initialize", CKR_GENERAL_ERROR, e.what());
   }

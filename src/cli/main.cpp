@@ -1,0 +1,43 @@
+// Entry point of the `keyseal` tool: parses the command line, runs a command, and turns failures into
+// "keyseal: <what failed>: CKR_NAME (meaning)" on stderr with exit status 1 (failed) or 2 (usage).
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/errors.h"
+#include "cli/rv_text.h"
+
+#include <iostream>
+#include <span>
+
+using namespace keyseal::cli;
+
+int main(int argc, char** argv) {
+  try {
+    const Options o = parse_args(std::span<char*>(argv + 1, argc > 0 ? argc - 1 : 0));
+    if (o.version) {
+      std::cout << "keyseal " KEYSEAL_VERSION "\n";
+      return kExitOk;
+    }
+    if (o.help) {
+      std::cout << usage_text(o.command);
+      return kExitOk;
+    }
+    switch (o.command) {
+      case Command::init: return run_init(o, std::cout);
+      case Command::list: return run_list(o, std::cout);
+      case Command::status: return run_status(o, std::cout);
+      default: throw UsageError("no command given");
+    }
+  } catch (const UsageError& e) {
+    std::cout.flush();
+    std::cerr << "keyseal: " << e.what() << "\nTry 'keyseal --help'.\n";
+    return kExitUsage;
+  } catch (const keyseal::Error& e) {
+    std::cout.flush();
+    std::cerr << "keyseal: " << e.detail << ": " << rv_text(e.rv) << "\n";
+    return kExitFailed;
+  } catch (const std::exception& e) {  // Failure and anything unexpected (bad_alloc)
+    std::cout.flush();
+    std::cerr << "keyseal: " << e.what() << "\n";
+    return kExitFailed;
+  }
+}
