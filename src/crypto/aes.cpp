@@ -1,0 +1,188 @@
+// AES block-cipher modes (PKCS#11 3.0 current mechanisms 2.10 ECB/CBC/CBC_PAD, 2.11 CTR, 2.12 GCM) as
+// Operations, on the cached EVP_CIPHER objects. GCM decryption releases no plaintext before the tag checks.
+#include "crypto/ossl.h"
+#include "crypto/symmetric.h"
+
+#include <climits>
+
+namespace keyseal::crypto {
+namespace {
+
+class AesCipher final : public Operation {
+ public:
+  AesCipher(bool encrypt, ByteView key, const MechanismParams& m) : type_(m.type), encrypt_(encrypt) {
+    AesMode mode;
+    switch (type_) {
+      case CKM_AES_ECB: mode = AesMode::ecb; break;
+      case CKM_AES_CBC:
+      case CKM_AES_CBC_PAD: mode = AesMode::cbc; break;
+      case CKM_AES_CTR: mode = AesMode::ctr; break;
+      case CKM_AES_GCM: mode = AesMode::gcm; break;
+      default: fail(CKR_MECHANISM_INVALID, "not an AES cipher mechanism");
+    }
+    const EVP_CIPHER* cipher = aes_cipher(mode, key.size());
+    ctx_.reset(EVP_CIPHER_CTX_new());
+    if (!ctx_) ossl_fail(CKR_HOST_MEMORY, "EVP_CIPHER_CTX_new");
+    const uint8_t* iv = nullptr;
+    if (mode == AesMode::cbc || mode == AesMode::ctr) {
+      require(m.iv.size() == 16, CKR_MECHANISM_PARAM_INVALID, "AES CBC/CTR needs a 16-byte IV");
+      iv = m.iv.data();
+    }
+    if (mode == AesMode::ctr) init_counter(m);
+    if (mode == AesMode::gcm) {
+      require(!m.iv.empty() && m.iv.size() < INT_MAX, CKR_MECHANISM_PARAM_INVALID, "GCM needs an IV");
+      require(m.tag_bits >= 8 && m.tag_bits <= 128 && m.tag_bits % 8 == 0, CKR_MECHANISM_PARAM_INVALID,
+              "GCM tag length must be 8..128 bits, whole bytes");
+      require(m.aad.size() < INT_MAX, CKR_MECHANISM_PARAM_INVALID, "GCM AAD too long");
+      tag_len_ = m.tag_bits / 8;
+      ossl_check(EVP_CipherInit_ex2(ctx_.get(), cipher, nullptr, nullptr, encrypt_, nullptr), CKR_FUNCTION_FAILED,
+                 "GCM init");
+      ossl_check(EVP_CIPHER_CTX_ctrl(ctx_.get(), EVP_CTRL_AEAD_SET_IVLEN, static_cast<int>(m.iv.size()), nullptr),
+                 CKR_MECHANISM_PARAM_INVALID, "GCM IV length");
+      ossl_check(EVP_CipherInit_ex2(ctx_.get(), nullptr, key.data(), m.iv.data(), encrypt_, nullptr),
+                 CKR_FUNCTION_FAILED, "GCM key");
+      int len = 0;
+      if (!m.aad.empty())
+        ossl_check(EVP_CipherUpdate(ctx_.get(), nullptr, &len, m.aad.data(), static_cast<int>(m.aad.size())),
+                   CKR_FUNCTION_FAILED, "GCM AAD");
+      return;
+    }
+    ossl_check(EVP_CipherInit_ex2(ctx_.get(), cipher, key.data(), iv, encrypt_, nullptr), CKR_FUNCTION_FAILED,
+               "AES init");
+    EVP_CIPHER_CTX_set_padding(ctx_.get(), type_ == CKM_AES_CBC_PAD ? 1 : 0);
+  }
+
+  size_t output_size(size_t in_len) const override {
+    switch (type_) {
+      case CKM_AES_CBC_PAD: return encrypt_ ? (in_len / 16 + 1) * 16 : in_len;
+      case CKM_AES_GCM: return encrypt_ ? in_len + tag_len_ : (in_len > tag_len_ ? in_len - tag_len_ : 0);
+      default: return in_len;
+    }
+  }
+  size_t transform_size(size_t in_len) const override {
+    if (type_ == CKM_AES_CTR || (type_ == CKM_AES_GCM && encrypt_)) return in_len;
+    if (type_ == CKM_AES_GCM) return 0;
+    return (held() + in_len) / 16 * 16;
+  }
+  size_t finish_size() const override {
+    if (type_ == CKM_AES_GCM) return encrypt_ ? tag_len_ : (buffer_.size() > tag_len_ ? buffer_.size() - tag_len_ : 0);
+    if (type_ == CKM_AES_CBC_PAD) return 16;
+    return 0;
+  }
+
+  SecureBytes run(ByteView in) override {
+    if (type_ == CKM_AES_ECB || type_ == CKM_AES_CBC || (type_ == CKM_AES_CBC_PAD && !encrypt_))
+      require(in.size() % 16 == 0, len_rv(), "AES input is not a whole number of blocks");
+    SecureBytes out = transform(in);
+    SecureBytes tail = finish();
+    out.insert(out.end(), tail.begin(), tail.end());
+    return out;
+  }
+
+  SecureBytes transform(ByteView in) override {
+    require(in.size() < INT_MAX - 32, len_rv(), "AES input too long");
+    if (type_ == CKM_AES_GCM && !encrypt_) {  // keep everything until the tag is known to be good
+      buffer_.insert(buffer_.end(), in.begin(), in.end());
+      return {};
+    }
+    if (type_ == CKM_AES_CTR) check_counter(in.size());
+    SecureBytes out(transform_size(in.size()) + 16);
+    int len = 0;
+    ossl_check(EVP_CipherUpdate(ctx_.get(), out.data(), &len, in.data(), static_cast<int>(in.size())),
+               CKR_FUNCTION_FAILED, "AES update");
+    total_ += in.size();
+    out.resize(static_cast<size_t>(len));
+    return out;
+  }
+
+  SecureBytes finish() override {
+    if (type_ == CKM_AES_GCM) return encrypt_ ? gcm_tag() : gcm_open();
+    if (type_ != CKM_AES_CTR && !(type_ == CKM_AES_CBC_PAD && encrypt_))
+      require(total_ % 16 == 0, len_rv(), "AES input is not a whole number of blocks");
+    if (type_ == CKM_AES_CBC_PAD && !encrypt_)
+      require(total_ > 0, CKR_ENCRYPTED_DATA_LEN_RANGE, "CBC_PAD ciphertext is empty");
+    SecureBytes out(32);
+    int len = 0;
+    ossl_check(EVP_CipherFinal_ex(ctx_.get(), out.data(), &len), encrypt_ ? CKR_FUNCTION_FAILED
+                                                                           : CKR_ENCRYPTED_DATA_INVALID,
+               "AES final");
+    out.resize(static_cast<size_t>(len));
+    return out;
+  }
+
+ private:
+  CK_RV len_rv() const { return encrypt_ ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE; }
+
+  // Bytes OpenSSL holds back between updates (CBC_PAD decryption keeps a whole final block).
+  size_t held() const {
+    size_t r = total_ % 16;
+    if (type_ == CKM_AES_CBC_PAD && !encrypt_ && r == 0 && total_ > 0) return 16;
+    return r;
+  }
+
+  // PKCS#11 CTR: only the low counter_bits of the block count; running past them would reuse keystream.
+  void init_counter(const MechanismParams& m) {
+    require(m.counter_bits >= 1 && m.counter_bits <= 128, CKR_MECHANISM_PARAM_INVALID, "CTR counter bits 1..128");
+    if (m.counter_bits == 128) return;
+    unsigned __int128 ctr = 0;
+    for (uint8_t b : m.iv) ctr = (ctr << 8) | b;
+    unsigned __int128 modulus = static_cast<unsigned __int128>(1) << m.counter_bits;
+    ctr &= modulus - 1;
+    ctr_blocks_left_ = modulus - ctr;
+    ctr_limited_ = true;
+  }
+  void check_counter(size_t n) {
+    if (!ctr_limited_) return;
+    unsigned __int128 blocks = (static_cast<unsigned __int128>(total_) + n + 15) / 16;
+    require(blocks <= ctr_blocks_left_, len_rv(), "CTR counter would wrap");
+  }
+
+  SecureBytes gcm_tag() {
+    SecureBytes out(16 + tag_len_);
+    int len = 0;
+    ossl_check(EVP_CipherFinal_ex(ctx_.get(), out.data(), &len), CKR_FUNCTION_FAILED, "GCM final");
+    out.resize(static_cast<size_t>(len));
+    size_t at = out.size();
+    out.resize(at + tag_len_);
+    ossl_check(EVP_CIPHER_CTX_ctrl(ctx_.get(), EVP_CTRL_AEAD_GET_TAG, static_cast<int>(tag_len_), out.data() + at),
+               CKR_FUNCTION_FAILED, "GCM tag");
+    return out;
+  }
+
+  SecureBytes gcm_open() {
+    require(buffer_.size() >= tag_len_, CKR_ENCRYPTED_DATA_LEN_RANGE, "GCM input shorter than the tag");
+    size_t ct_len = buffer_.size() - tag_len_;
+    SecureBytes out(ct_len + 16);
+    int len = 0;
+    if (ct_len)
+      ossl_check(EVP_CipherUpdate(ctx_.get(), out.data(), &len, buffer_.data(), static_cast<int>(ct_len)),
+                 CKR_FUNCTION_FAILED, "GCM decrypt");
+    size_t total = static_cast<size_t>(len);
+    ossl_check(EVP_CIPHER_CTX_ctrl(ctx_.get(), EVP_CTRL_AEAD_SET_TAG, static_cast<int>(tag_len_),
+                                   buffer_.data() + ct_len),
+               CKR_FUNCTION_FAILED, "GCM set tag");
+    if (EVP_CipherFinal_ex(ctx_.get(), out.data() + total, &len) <= 0) {
+      secure_wipe(out.data(), out.size());
+      ossl_fail(CKR_ENCRYPTED_DATA_INVALID, "GCM tag mismatch");
+    }
+    out.resize(total + static_cast<size_t>(len));
+    return out;
+  }
+
+  CK_MECHANISM_TYPE type_;
+  bool encrypt_;
+  CipherCtxPtr ctx_;
+  size_t total_ = 0;
+  size_t tag_len_ = 0;
+  SecureBytes buffer_;
+  bool ctr_limited_ = false;
+  unsigned __int128 ctr_blocks_left_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Operation> make_aes_cipher(bool encrypt, ByteView key, const MechanismParams& m) {
+  return std::make_unique<AesCipher>(encrypt, key, m);
+}
+
+}  // namespace keyseal::crypto

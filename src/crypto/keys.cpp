@@ -1,0 +1,246 @@
+// Asymmetric key import from PKCS#11 attribute values and key-pair generation (PKCS#11 3.0 current
+// mechanisms 2.1.3-2.1.5 RSA keys, 2.3.3-2.3.5 EC and Edwards keys), all on the module's library context.
+#include "crypto/key_state.h"
+
+#include <openssl/core_names.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+
+#include <vector>
+
+namespace keyseal::crypto {
+
+// ---- PKey ----
+PKey::PKey() = default;
+PKey::PKey(std::shared_ptr<const State> s) : s_(std::move(s)) {}
+PKey::operator bool() const { return s_ && s_->pkey; }
+evp_pkey_st* PKey::get() const { return s_ ? s_->pkey.get() : nullptr; }
+size_t PKey::bits() const { return s_ ? s_->bits : 0; }
+size_t PKey::signature_size() const { return s_ ? s_->signature_size : 0; }
+KeyKind PKey::kind() const { return s_ ? s_->kind : KeyKind::none; }
+Curve PKey::curve() const { return s_ ? s_->curve : Curve::none; }
+bool PKey::has_private() const { return s_ && s_->has_private; }
+
+PKey make_pkey(PkeyPtr p, KeyKind kind, Curve curve, bool has_private) {
+  auto s = std::make_shared<PKey::State>();
+  s->kind = kind;
+  s->curve = curve;
+  s->has_private = has_private;
+  if (kind == KeyKind::rsa) {
+    s->bits = static_cast<size_t>(EVP_PKEY_get_bits(p.get()));
+    s->signature_size = static_cast<size_t>(EVP_PKEY_get_size(p.get()));
+  } else {
+    const CurveInfo& ci = curve_info(curve);
+    s->bits = ci.bits;
+    s->signature_size = 2 * ci.field_bytes;
+  }
+  s->pkey = std::move(p);
+  return PKey(std::move(s));
+}
+
+namespace {
+
+PkeyPtr from_params(const char* type, int selection, OSSL_PARAM_BLD* bld, CK_RV rv, const char* what) {
+  ParamPtr params(OSSL_PARAM_BLD_to_param(bld));
+  if (!params) ossl_fail(CKR_HOST_MEMORY, "OSSL_PARAM_BLD_to_param");
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(libctx(), type, nullptr));
+  if (!ctx) ossl_fail(CKR_HOST_MEMORY, "EVP_PKEY_CTX_new_from_name");
+  ossl_check(EVP_PKEY_fromdata_init(ctx.get()), CKR_FUNCTION_FAILED, "fromdata init");
+  EVP_PKEY* raw = nullptr;
+  ossl_check(EVP_PKEY_fromdata(ctx.get(), &raw, selection, params.get()), rv, what);
+  return PkeyPtr(raw);
+}
+
+ParamBldPtr new_bld() {
+  ParamBldPtr bld(OSSL_PARAM_BLD_new());
+  if (!bld) ossl_fail(CKR_HOST_MEMORY, "OSSL_PARAM_BLD_new");
+  return bld;
+}
+
+// BIGNUMs pushed into a builder must outlive it until to_param; keep them here.
+struct BnHolder {
+  std::vector<BnPtr> bns;
+  void push(OSSL_PARAM_BLD* bld, const char* key, ByteView v) {
+    bns.push_back(to_bn(v));
+    ossl_check(OSSL_PARAM_BLD_push_BN(bld, key, bns.back().get()), CKR_HOST_MEMORY, "push BN");
+  }
+};
+
+SecureBytes bn_param(const EVP_PKEY* pk, const char* name, size_t pad_to = 0) {
+  BIGNUM* raw = nullptr;
+  ossl_check(EVP_PKEY_get_bn_param(pk, name, &raw), CKR_FUNCTION_FAILED, "get key parameter");
+  BnPtr bn(raw);
+  return from_bn(bn.get(), pad_to);
+}
+
+SecureBytes nist_public_point(Curve c, ByteView d) {
+  const CurveInfo& ci = curve_info(c);
+  EcGroupPtr group(EC_GROUP_new_by_curve_name_ex(libctx(), nullptr, OBJ_sn2nid(ci.group)));
+  if (!group) ossl_fail(CKR_HOST_MEMORY, "EC_GROUP_new_by_curve_name_ex");
+  BnPtr k = to_bn(d);
+  require(!BN_is_zero(k.get()) && BN_cmp(k.get(), EC_GROUP_get0_order(group.get())) < 0,
+          CKR_ATTRIBUTE_VALUE_INVALID, "EC private value out of range");
+  EcPointPtr pt(EC_POINT_new(group.get()));
+  BnCtxPtr bnctx(BN_CTX_new_ex(libctx()));
+  if (!pt || !bnctx) ossl_fail(CKR_HOST_MEMORY, "EC_POINT_new");
+  ossl_check(EC_POINT_mul(group.get(), pt.get(), k.get(), nullptr, nullptr, bnctx.get()), CKR_FUNCTION_FAILED,
+             "EC_POINT_mul");
+  SecureBytes out(1 + 2 * ci.field_bytes);
+  size_t n = EC_POINT_point2oct(group.get(), pt.get(), POINT_CONVERSION_UNCOMPRESSED, out.data(), out.size(),
+                                bnctx.get());
+  if (n != out.size()) ossl_fail(CKR_FUNCTION_FAILED, "EC_POINT_point2oct");
+  return out;
+}
+
+PkeyPtr ed25519_private(ByteView seed) {
+  require(seed.size() == 32, CKR_ATTRIBUTE_VALUE_INVALID, "Ed25519 private key must be 32 bytes");
+  PkeyPtr pk(EVP_PKEY_new_raw_private_key_ex(libctx(), "ED25519", nullptr, seed.data(), seed.size()));
+  if (!pk) ossl_fail(CKR_ATTRIBUTE_VALUE_INVALID, "Ed25519 private key");
+  return pk;
+}
+
+SecureBytes raw_public(const EVP_PKEY* pk) {
+  SecureBytes out(32);
+  size_t len = out.size();
+  ossl_check(EVP_PKEY_get_raw_public_key(pk, out.data(), &len), CKR_FUNCTION_FAILED, "raw public key");
+  out.resize(len);
+  return out;
+}
+
+}  // namespace
+
+PKey rsa_private_key(ByteView n, ByteView e, ByteView d, ByteView p, ByteView q, ByteView dp, ByteView dq,
+                     ByteView qinv) {
+  require(!n.empty() && !e.empty() && !d.empty(), CKR_TEMPLATE_INCOMPLETE, "RSA private key needs n, e, d");
+  auto bld = new_bld();
+  BnHolder h;
+  h.push(bld.get(), OSSL_PKEY_PARAM_RSA_N, n);
+  h.push(bld.get(), OSSL_PKEY_PARAM_RSA_E, e);
+  h.push(bld.get(), OSSL_PKEY_PARAM_RSA_D, d);
+  if (!p.empty() && !q.empty() && !dp.empty() && !dq.empty() && !qinv.empty()) {
+    h.push(bld.get(), OSSL_PKEY_PARAM_RSA_FACTOR1, p);
+    h.push(bld.get(), OSSL_PKEY_PARAM_RSA_FACTOR2, q);
+    h.push(bld.get(), OSSL_PKEY_PARAM_RSA_EXPONENT1, dp);
+    h.push(bld.get(), OSSL_PKEY_PARAM_RSA_EXPONENT2, dq);
+    h.push(bld.get(), OSSL_PKEY_PARAM_RSA_COEFFICIENT1, qinv);
+  }
+  auto pk = from_params("RSA", EVP_PKEY_KEYPAIR, bld.get(), CKR_ATTRIBUTE_VALUE_INVALID, "RSA private key");
+  return make_pkey(std::move(pk), KeyKind::rsa, Curve::none, true);
+}
+
+PKey rsa_public_key(ByteView n, ByteView e) {
+  require(!n.empty() && !e.empty(), CKR_TEMPLATE_INCOMPLETE, "RSA public key needs n and e");
+  auto bld = new_bld();
+  BnHolder h;
+  h.push(bld.get(), OSSL_PKEY_PARAM_RSA_N, n);
+  h.push(bld.get(), OSSL_PKEY_PARAM_RSA_E, e);
+  auto pk = from_params("RSA", EVP_PKEY_PUBLIC_KEY, bld.get(), CKR_ATTRIBUTE_VALUE_INVALID, "RSA public key");
+  return make_pkey(std::move(pk), KeyKind::rsa, Curve::none, false);
+}
+
+PKey ec_private_key(ByteView ec_params, ByteView d) {
+  Curve c = ec_params_curve(ec_params);
+  if (c == Curve::ed25519) return make_pkey(ed25519_private(d), KeyKind::ed25519, c, true);
+  SecureBytes point = nist_public_point(c, d);
+  auto bld = new_bld();
+  BnHolder h;
+  ossl_check(OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve_info(c).group, 0),
+             CKR_HOST_MEMORY, "push group");
+  h.push(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d);
+  ossl_check(OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
+             CKR_HOST_MEMORY, "push point");
+  auto pk = from_params("EC", EVP_PKEY_KEYPAIR, bld.get(), CKR_ATTRIBUTE_VALUE_INVALID, "EC private key");
+  return make_pkey(std::move(pk), KeyKind::ec, c, true);
+}
+
+PKey ec_public_key(ByteView ec_params, ByteView point) {
+  Curve c = ec_params_curve(ec_params);
+  SecureBytes raw = unwrap_ec_point(ec_params, point);
+  if (c == Curve::ed25519) {
+    PkeyPtr pk(EVP_PKEY_new_raw_public_key_ex(libctx(), "ED25519", nullptr, raw.data(), raw.size()));
+    if (!pk) ossl_fail(CKR_ATTRIBUTE_VALUE_INVALID, "Ed25519 public key");
+    return make_pkey(std::move(pk), KeyKind::ed25519, c, false);
+  }
+  auto bld = new_bld();
+  ossl_check(OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve_info(c).group, 0),
+             CKR_HOST_MEMORY, "push group");
+  ossl_check(OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, raw.data(), raw.size()),
+             CKR_HOST_MEMORY, "push point");
+  // fromdata decodes the point, which rejects points not on the curve.
+  auto pk = from_params("EC", EVP_PKEY_PUBLIC_KEY, bld.get(), CKR_ATTRIBUTE_VALUE_INVALID, "EC public key");
+  return make_pkey(std::move(pk), KeyKind::ec, c, false);
+}
+
+RsaKeyPair generate_rsa(size_t bits, ByteView public_exponent) {
+  require(bits >= 1024 && bits <= 8192, CKR_KEY_SIZE_RANGE, "RSA modulus bits out of range");
+  static const uint8_t f4[] = {0x01, 0x00, 0x01};
+  ByteView e = public_exponent.empty() ? ByteView(f4, 3) : public_exponent;
+  BnPtr ebn = to_bn(e);
+  require(BN_is_odd(ebn.get()) && BN_num_bits(ebn.get()) >= 2 && BN_num_bits(ebn.get()) <= 256,
+          CKR_ATTRIBUTE_VALUE_INVALID, "RSA public exponent must be odd and > 1");
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(libctx(), "RSA", nullptr));
+  if (!ctx) ossl_fail(CKR_HOST_MEMORY, "EVP_PKEY_CTX_new_from_name");
+  ossl_check(EVP_PKEY_keygen_init(ctx.get()), CKR_FUNCTION_FAILED, "keygen init");
+  ossl_check(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), static_cast<int>(bits)), CKR_KEY_SIZE_RANGE, "RSA bits");
+  ossl_check(EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx.get(), ebn.get()), CKR_ATTRIBUTE_VALUE_INVALID, "RSA e");
+  EVP_PKEY* raw = nullptr;
+  ossl_check(EVP_PKEY_generate(ctx.get(), &raw), CKR_FUNCTION_FAILED, "RSA key generation");
+  PkeyPtr pk(raw);
+  RsaKeyPair kp;
+  kp.n = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_N);
+  kp.e = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_E);
+  kp.d = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_D);
+  kp.p = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_FACTOR1);
+  kp.q = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_FACTOR2);
+  kp.dp = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_EXPONENT1);
+  kp.dq = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_EXPONENT2);
+  kp.qinv = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_COEFFICIENT1);
+  return kp;
+}
+
+EcKeyPair generate_ec(ByteView ec_params) {
+  Curve c = ec_params_curve(ec_params);
+  const CurveInfo& ci = curve_info(c);
+  bool ed = c == Curve::ed25519;
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(libctx(), ed ? "ED25519" : "EC", nullptr));
+  if (!ctx) ossl_fail(CKR_HOST_MEMORY, "EVP_PKEY_CTX_new_from_name");
+  ossl_check(EVP_PKEY_keygen_init(ctx.get()), CKR_FUNCTION_FAILED, "keygen init");
+  if (!ed) ossl_check(EVP_PKEY_CTX_set_group_name(ctx.get(), ci.group), CKR_FUNCTION_FAILED, "EC group");
+  EVP_PKEY* raw = nullptr;
+  ossl_check(EVP_PKEY_generate(ctx.get(), &raw), CKR_FUNCTION_FAILED, "EC key generation");
+  PkeyPtr pk(raw);
+  EcKeyPair kp;
+  if (ed) {
+    kp.d.resize(32);
+    size_t len = 32;
+    ossl_check(EVP_PKEY_get_raw_private_key(pk.get(), kp.d.data(), &len), CKR_FUNCTION_FAILED, "raw private key");
+    kp.point = raw_public(pk.get());
+    return kp;
+  }
+  kp.d = bn_param(pk.get(), OSSL_PKEY_PARAM_PRIV_KEY, ci.field_bytes);
+  kp.point.resize(1 + 2 * ci.field_bytes);
+  size_t len = 0;
+  ossl_check(EVP_PKEY_get_octet_string_param(pk.get(), OSSL_PKEY_PARAM_PUB_KEY, kp.point.data(), kp.point.size(),
+                                             &len),
+             CKR_FUNCTION_FAILED, "EC public point");
+  require(len == kp.point.size() && kp.point[0] == 0x04, CKR_GENERAL_ERROR, "EC point not uncompressed");
+  return kp;
+}
+
+SecureBytes ec_public_point(ByteView ec_params, ByteView d) {
+  Curve c = ec_params_curve(ec_params);
+  if (c == Curve::ed25519) return raw_public(ed25519_private(d).get());
+  return nist_public_point(c, d);
+}
+
+SecureBytes public_key_info(const PKey& k) {
+  require(static_cast<bool>(k), CKR_KEY_HANDLE_INVALID, "public_key_info: no key");
+  int len = i2d_PUBKEY(k.get(), nullptr);
+  if (len <= 0) ossl_fail(CKR_FUNCTION_FAILED, "i2d_PUBKEY");
+  SecureBytes out(static_cast<size_t>(len));
+  unsigned char* p = out.data();
+  if (i2d_PUBKEY(k.get(), &p) != len) ossl_fail(CKR_FUNCTION_FAILED, "i2d_PUBKEY");
+  return out;
+}
+
+}  // namespace keyseal::crypto

@@ -1,0 +1,241 @@
+// Known-answer tests for public-key operations: ECDSA FIPS 186-3 SigVer (P-256/384/521), Ed25519 (RFC 8032
+// sign.input), RSA PKCS #1 v1.5 signatures, RSA-PSS (pss-vect), RSA-OAEP (SHA-2 custom vectors, and a label).
+#include "crypto/asym.h"
+#include "crypto/digest.h"
+#include "crypto/keys.h"
+#include "vectors.h"
+
+#include <gtest/gtest.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <sstream>
+
+using namespace keyseal;
+using namespace keyseal::crypto;
+using keyseal::test::hex;
+using keyseal::test::read_comment_blocks;
+using keyseal::test::read_lines;
+using keyseal::test::read_records;
+using keyseal::test::rv_of;
+using keyseal::test::to_hex;
+
+namespace {
+
+SecureBytes pad_left(ByteView v, size_t n) {
+  while (v.size() > n && v[0] == 0) v = v.subspan(1);
+  SecureBytes out(n - std::min(n, v.size()), 0);
+  out.insert(out.end(), v.begin(), v.end());
+  return out;
+}
+
+MechanismParams mech(CK_MECHANISM_TYPE t) {
+  MechanismParams m;
+  m.type = t;
+  return m;
+}
+
+struct RsaVectorKey {
+  SecureBytes n, e, d, p, q, dp, dq, qinv;
+  bool saw_public_exponent = false;
+  PKey priv() const {
+    return rsa_private_key(view(n), view(e), view(d), view(p), view(q), view(dp), view(dq), view(qinv));
+  }
+  PKey pub() const { return rsa_public_key(view(n), view(e)); }
+};
+
+// Walks the "# Name:" blocks of an RSA vector file, calling on_example(key, message, result) for each
+// "Signature" / "Encryption" block.
+template <class F>
+size_t for_each_rsa_example(const std::string& rel, F on_example) {
+  RsaVectorKey key;
+  SecureBytes msg;
+  size_t n = 0;
+  for (auto& [name, bytes] : read_comment_blocks(rel)) {
+    if (name == "Modulus") {
+      if (bytes != key.n) key = RsaVectorKey{};
+      key.n = bytes;
+    } else if (name == "Public exponent") {
+      key.e = bytes;
+      key.saw_public_exponent = true;
+    } else if (name == "Exponent") {
+      (key.saw_public_exponent ? key.d : key.e) = bytes;
+    } else if (name == "Prime 1") {
+      key.p = bytes;
+    } else if (name == "Prime 2") {
+      key.q = bytes;
+    } else if (name == "Prime exponent 1") {
+      key.dp = bytes;
+    } else if (name == "Prime exponent 2") {
+      key.dq = bytes;
+    } else if (name == "Coefficient") {
+      key.qinv = bytes;
+    } else if (name == "Message to be signed" || name == "Message") {
+      msg = bytes;
+    } else if (name == "Signature" || name == "Encryption") {
+      on_example(key, msg, bytes);
+      ++n;
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST(EcdsaKat, Fips186_3SigVer) {
+  struct C { const char* name; const char* oid; size_t bytes; };
+  const C curves[] = {{"P-256", "06082a8648ce3d030107", 32}, {"P-384", "06052b81040022", 48},
+                      {"P-521", "06052b81040023", 66}};
+  size_t good = 0, bad = 0;
+  for (const auto& r : read_records("asymmetric/ECDSA/FIPS_186-3/SigVer.rsp")) {
+    if (!r.has("MSG")) continue;
+    const C* c = nullptr;
+    for (const C& x : curves)
+      if (r.section.rfind(std::string(x.name) + ",", 0) == 0) c = &x;
+    if (!c) continue;
+    std::string h = r.section.substr(r.section.find(',') + 1);
+    CK_MECHANISM_TYPE m = h == "SHA-1"     ? CKM_ECDSA_SHA1
+                          : h == "SHA-224" ? CKM_ECDSA_SHA224
+                          : h == "SHA-256" ? CKM_ECDSA_SHA256
+                          : h == "SHA-384" ? CKM_ECDSA_SHA384
+                                           : CKM_ECDSA_SHA512;
+    SecureBytes params = hex(c->oid), qx = r.bytes("QX"), qy = r.bytes("QY"), rr = r.bytes("R"), ss = r.bytes("S");
+    SecureBytes point{0x04};
+    for (auto* v : {&qx, &qy}) {
+      SecureBytes p = pad_left(view(*v), c->bytes);
+      point.insert(point.end(), p.begin(), p.end());
+    }
+    SecureBytes sig = pad_left(view(rr), c->bytes), s2 = pad_left(view(ss), c->bytes);
+    sig.insert(sig.end(), s2.begin(), s2.end());
+    SecureBytes msg = r.bytes("MSG");
+    bool expect_ok = r.at("RESULT")[0] == 'P';
+    CK_RV rv = rv_of([&] {
+      PKey pub = ec_public_key(view(params), view(point));
+      make_verifier(pub, mech(m))->verify(view(msg), view(sig));
+    });
+    if (expect_ok) {
+      EXPECT_EQ(rv, CKR_OK) << r.section;
+      ++good;
+    } else {
+      // A changed Q may leave the curve (rejected at import) or stay on it (signature invalid).
+      EXPECT_TRUE(rv == CKR_SIGNATURE_INVALID || rv == CKR_ATTRIBUTE_VALUE_INVALID) << r.section << " rv=" << rv;
+      ++bad;
+    }
+  }
+  EXPECT_EQ(good + bad, 225u);  // 3 curves x 5 hashes x 15 vectors
+  EXPECT_GT(good, 30u);
+  EXPECT_GT(bad, 100u);
+}
+
+TEST(Ed25519Kat, Rfc8032SignInput) {
+  SecureBytes params = hex("06032b6570");
+  size_t n = 0;
+  for (const std::string& line : read_lines("asymmetric/Ed25519/sign.input")) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string x; std::getline(ss, x, ':');) f.push_back(x);
+    if (f.size() < 4) continue;
+    SecureBytes sk = hex(f[0]), pk = hex(f[1]), msg = hex(f[2]), sig = hex(f[3]);
+    sig.resize(64);
+    SecureBytes seed(sk.begin(), sk.begin() + 32);
+    EXPECT_EQ(ec_public_point(view(params), view(seed)), pk);
+    PKey priv = ec_private_key(view(params), view(seed));
+    EXPECT_EQ(priv.signature_size(), 64u);
+    EXPECT_EQ(priv.bits(), 255u);
+    EXPECT_EQ(to_hex(view(make_signer(priv, mech(CKM_EDDSA))->run(view(msg)))), to_hex(view(sig)));
+    PKey pub = ec_public_key(view(params), view(pk));
+    EXPECT_EQ(rv_of([&] { make_verifier(pub, mech(CKM_EDDSA))->verify(view(msg), view(sig)); }), CKR_OK);
+    if (n % 50 == 0) {
+      sig[n % 64] ^= 4;
+      EXPECT_EQ(rv_of([&] { make_verifier(pub, mech(CKM_EDDSA))->verify(view(msg), view(sig)); }),
+                CKR_SIGNATURE_INVALID);
+    }
+    ++n;
+  }
+  EXPECT_EQ(n, 1024u);
+}
+
+TEST(RsaKat, Pkcs1v15SignSha1) {
+  size_t n = for_each_rsa_example("asymmetric/RSA/pkcs1v15sign-vectors.txt",
+                                  [](const RsaVectorKey& k, const SecureBytes& msg, const SecureBytes& sig) {
+    EXPECT_EQ(to_hex(view(make_signer(k.priv(), mech(CKM_SHA1_RSA_PKCS))->run(view(msg)))), to_hex(view(sig)));
+    EXPECT_EQ(rv_of([&] { make_verifier(k.pub(), mech(CKM_SHA1_RSA_PKCS))->verify(view(msg), view(sig)); }),
+              CKR_OK);
+  });
+  EXPECT_GT(n, 100u);
+}
+
+TEST(RsaKat, PssVerifySha1Salt20) {
+  size_t n = for_each_rsa_example("asymmetric/RSA/pkcs-1v2-1d2-vec/pss-vect.txt",
+                                  [](const RsaVectorKey& k, const SecureBytes& msg, const SecureBytes& sig) {
+    MechanismParams m = mech(CKM_SHA1_RSA_PKCS_PSS);
+    m.hash = CKM_SHA_1;
+    m.mgf_hash = CKM_SHA_1;
+    m.salt_len = 20;
+    PKey pub = k.pub();
+    EXPECT_EQ(rv_of([&] { make_verifier(pub, m)->verify(view(msg), view(sig)); }), CKR_OK);
+    SecureBytes bad = msg;
+    bad[0] ^= 1;
+    EXPECT_EQ(rv_of([&] { make_verifier(pub, m)->verify(view(bad), view(sig)); }), CKR_SIGNATURE_INVALID);
+  });
+  EXPECT_EQ(n, 60u);
+}
+
+TEST(RsaKat, OaepSha2CustomDecrypt) {
+  struct H { const char* name; CK_MECHANISM_TYPE m; };
+  const H hashes[] = {{"sha1", CKM_SHA_1}, {"sha224", CKM_SHA224}, {"sha256", CKM_SHA256},
+                      {"sha384", CKM_SHA384}, {"sha512", CKM_SHA512}};
+  size_t n = 0;
+  for (const H& alg : hashes)
+    for (const H& mgf : hashes) {
+      if (alg.m == CKM_SHA_1 && mgf.m == CKM_SHA_1) continue;  // no such file
+      std::string rel = std::string("asymmetric/RSA/oaep-custom/oaep-") + mgf.name + "-" + alg.name + ".txt";  // mgf first
+      n += for_each_rsa_example(rel, [&](const RsaVectorKey& k, const SecureBytes& msg, const SecureBytes& ct) {
+        MechanismParams m = mech(CKM_RSA_PKCS_OAEP);
+        m.hash = alg.m;
+        m.mgf_hash = mgf.m;
+        PKey priv = k.priv();
+        if (k.n.size() < 2 * digest_size(alg.m) + 2) return;
+        EXPECT_EQ(to_hex(view(make_rsa_decryptor(priv, m)->run(view(ct)))), to_hex(view(msg))) << rel;
+        SecureBytes bad = ct;
+        bad[bad.size() / 2] ^= 1;
+        EXPECT_EQ(rv_of([&] { make_rsa_decryptor(priv, m)->run(view(bad)); }), CKR_ENCRYPTED_DATA_INVALID);
+      });
+    }
+  EXPECT_GT(n, 200u);
+}
+
+TEST(RsaKat, OaepSha512WithLabel) {
+  size_t n = 0;
+  for (const auto& r : read_records("asymmetric/RSA/oaep-label.txt")) {
+    if (!r.has("KEY")) continue;
+    SecureBytes der = r.bytes("KEY");
+    const unsigned char* p = der.data();
+    EVP_PKEY* raw = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(der.size()));
+    ASSERT_NE(raw, nullptr);
+    auto get = [&](const char* name) {
+      BIGNUM* bn = nullptr;
+      EXPECT_EQ(EVP_PKEY_get_bn_param(raw, name, &bn), 1);
+      SecureBytes out(static_cast<size_t>(BN_num_bytes(bn)));
+      BN_bn2bin(bn, out.data());
+      BN_free(bn);
+      return out;
+    };
+    SecureBytes nn = get(OSSL_PKEY_PARAM_RSA_N), e = get(OSSL_PKEY_PARAM_RSA_E), d = get(OSSL_PKEY_PARAM_RSA_D);
+    EVP_PKEY_free(raw);
+    PKey priv = rsa_private_key(view(nn), view(e), view(d), {}, {}, {}, {}, {});
+    MechanismParams m = mech(CKM_RSA_PKCS_OAEP);
+    m.hash = m.mgf_hash = CKM_SHA512;
+    m.label = r.bytes("OAEPLABEL");
+    SecureBytes ct = r.bytes("INPUT");
+    std::string out = r.at("OUTPUT");
+    out = out.substr(1, out.size() - 2);  // "Hello World"
+    SecureBytes pt = make_rsa_decryptor(priv, m)->run(view(ct));
+    EXPECT_EQ(std::string(pt.begin(), pt.end()), out);
+    m.label[0] ^= 1;
+    EXPECT_EQ(rv_of([&] { make_rsa_decryptor(priv, m)->run(view(ct)); }), CKR_ENCRYPTED_DATA_INVALID);
+    ++n;
+  }
+  EXPECT_EQ(n, 1u);
+}
