@@ -86,7 +86,7 @@ std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE> Session::generate_key_pair(const M
   require(token_->backend().supports(m.type), CKR_MECHANISM_INVALID, "the token cannot do this mechanism");
   token_->backend().generate_key_pair(m, pub, priv);
   for (CK_ATTRIBUTE_TYPE t : public_attributes_on_private_key(kt))
-    if (const SecureBytes* v = get_bytes(pub, t); v && !priv.count(t)) priv[t] = *v;
+    if (const SecureBytes* v = get_bytes(pub, t); v && (!priv.count(t) || priv[t].empty())) priv[t] = *v;
   finish_new_object(pub, Origin::generate, m.type, new_object_uid());
   finish_new_object(priv, Origin::generate, m.type, new_object_uid());
   const CK_OBJECT_HANDLE hpub = store_new(std::move(pub));
@@ -188,11 +188,9 @@ CK_OBJECT_HANDLE Session::derive_key(const MechanismParams& m, CK_OBJECT_HANDLE 
   secret.resize(len);  // CKD_NULL with a shorter key: the leading bytes of the shared secret
   set_bytes(attrs, CKA_VALUE, view(secret));
   set_ulong(attrs, CKA_VALUE_LEN, len);
-  finish_new_object(attrs, Origin::derive, m.type, new_object_uid());
   // A derived key stays "always sensitive" / "never extractable" only if its base key was (section 4.10).
-  set_bool(attrs, CKA_ALWAYS_SENSITIVE, base->flag(CKA_ALWAYS_SENSITIVE) && bool_or(attrs, CKA_SENSITIVE, false));
-  set_bool(attrs, CKA_NEVER_EXTRACTABLE,
-           base->flag(CKA_NEVER_EXTRACTABLE) && !bool_or(attrs, CKA_EXTRACTABLE, false));
+  inherit_from_base_key(attrs, base->attrs);
+  finish_new_object(attrs, Origin::derive, m.type, new_object_uid());
   return store_new(std::move(attrs));
 }
 

@@ -72,6 +72,12 @@ void Session::op_init(OpKind kind, const MechanismParams& m, CK_OBJECT_HANDLE h)
     if (e.rv == CKR_OBJECT_HANDLE_INVALID) fail(CKR_KEY_HANDLE_INVALID, e.detail);
     throw;
   }
+  // The key's class must fit the operation before its usage flags are looked at (a public key cannot sign).
+  const CK_OBJECT_CLASS cls = key->cls();
+  const bool fits = cls == CKO_SECRET_KEY ||
+                    (cls == CKO_PRIVATE_KEY && (kind == OpKind::sign || kind == OpKind::decrypt)) ||
+                    (cls == CKO_PUBLIC_KEY && (kind == OpKind::verify || kind == OpKind::encrypt));
+  require(fits, CKR_KEY_TYPE_INCONSISTENT, "this kind of key cannot do this operation");
   check_key_for(*key, *row, usage_for(kind));
   std::unique_ptr<Operation> op;
   Backend& b = token_->backend();

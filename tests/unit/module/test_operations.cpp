@@ -1,0 +1,261 @@
+// Cryptographic operations through the module (PKCS#11 3.0 sections 5.8-5.15): the output-buffer convention,
+// which errors end an operation, RSA-OAEP with a label, PSS, AES modes, wrap/unwrap rules, ECDH agreement,
+// digests and HMAC, cross-checked against OpenSSL where a result must match a standard.
+#include "fixture.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include <cstring>
+
+namespace keyseal::test {
+namespace {
+
+TEST_F(ModuleTest, SignOutputBufferConvention) {
+  CK_SESSION_HANDLE s = open();
+  login_user(s);
+  auto [pub, priv] = rsa_pair(s, false, "rsa");
+  CK_MECHANISM m{CKM_SHA256_RSA_PKCS, nullptr, 0};
+  auto msg = bytes_of("hello");
+  ASSERT_EQ(C_SignInit(s, &m, priv), CKR_OK);
+  EXPECT_EQ(C_SignInit(s, &m, priv), CKR_OPERATION_ACTIVE);
+  CK_ULONG n = 0;
+  ASSERT_EQ(C_Sign(s, msg.data(), msg.size(), nullptr, &n), CKR_OK);
+  EXPECT_EQ(n, 256u);
+  std::vector<uint8_t> sig(512);
+  CK_ULONG small = 10;
+  EXPECT_EQ(C_Sign(s, msg.data(), msg.size(), sig.data(), &small), CKR_BUFFER_TOO_SMALL);
+  EXPECT_EQ(small, 256u);
+  n = sig.size();  // larger than needed: the true length comes back
+  ASSERT_EQ(C_Sign(s, msg.data(), msg.size(), sig.data(), &n), CKR_OK);
+  EXPECT_EQ(n, 256u);
+  sig.resize(n);
+  EXPECT_EQ(C_Sign(s, msg.data(), msg.size(), sig.data(), &n), CKR_OPERATION_NOT_INITIALIZED);
+  EXPECT_EQ(verify(s, m, pub, msg, sig), CKR_OK);
+  // An argument error ends the operation.
+  ASSERT_EQ(C_SignInit(s, &m, priv), CKR_OK);
+  EXPECT_EQ(C_Sign(s, msg.data(), msg.size(), sig.data(), nullptr), CKR_ARGUMENTS_BAD);
+  EXPECT_EQ(C_Sign(s, msg.data(), msg.size(), nullptr, &n), CKR_OPERATION_NOT_INITIALIZED);
+  // Wrong keys and mechanisms.
+  EXPECT_EQ(C_SignInit(s, &m, pub), CKR_KEY_TYPE_INCONSISTENT);  // a public key cannot sign
+  EXPECT_EQ(C_SignInit(s, &m, 987654), CKR_KEY_HANDLE_INVALID);
+  CK_MECHANISM ec{CKM_ECDSA, nullptr, 0};
+  EXPECT_EQ(C_SignInit(s, &ec, priv), CKR_KEY_TYPE_INCONSISTENT);
+  CK_MECHANISM bad{CKM_MD5_RSA_PKCS, nullptr, 0};
+  EXPECT_EQ(C_SignInit(s, &bad, priv), CKR_MECHANISM_INVALID);
+  EXPECT_EQ(C_SignInit(s, nullptr, priv), CKR_ARGUMENTS_BAD);
+}
+
+TEST_F(ModuleTest, MultiPartSignAndVerify) {
+  CK_SESSION_HANDLE s = open();
+  login_user(s);
+  auto [pub, priv] = ec_pair(s, false, "ec", kP384);
+  CK_MECHANISM m{CKM_ECDSA_SHA384, nullptr, 0};
+  auto part1 = bytes_of("first part, "), part2 = bytes_of("second part");
+  ASSERT_EQ(C_SignInit(s, &m, priv), CKR_OK);
+  ASSERT_EQ(C_SignUpdate(s, part1.data(), part1.size()), CKR_OK);
+  ASSERT_EQ(C_SignUpdate(s, part2.data(), part2.size()), CKR_OK);
+  CK_ULONG n = 0;
+  ASSERT_EQ(C_SignFinal(s, nullptr, &n), CKR_OK);
+  std::vector<uint8_t> sig(n);
+  ASSERT_EQ(C_SignFinal(s, sig.data(), &n), CKR_OK);
+  EXPECT_EQ(n, 96u);
+  auto whole = part1;
+  whole.insert(whole.end(), part2.begin(), part2.end());
+  EXPECT_EQ(verify(s, m, pub, whole, sig), CKR_OK);
+  ASSERT_EQ(C_VerifyInit(s, &m, pub), CKR_OK);
+  ASSERT_EQ(C_VerifyUpdate(s, part1.data(), part1.size()), CKR_OK);
+  EXPECT_EQ(C_VerifyFinal(s, sig.data(), sig.size() - 1), CKR_SIGNATURE_LEN_RANGE);
+  // Raw ECDSA is single-part only.
+  CK_MECHANISM raw{CKM_ECDSA, nullptr, 0};
+  ASSERT_EQ(C_SignInit(s, &raw, priv), CKR_OK);
+  EXPECT_NE(C_SignUpdate(s, part1.data(), part1.size()), CKR_OK);
+}
+
+TEST_F(ModuleTest, RsaPssAndOaepWithLabel) {
+  CK_SESSION_HANDLE s = open();
+  login_user(s);
+  auto [pub, priv] = rsa_pair(s, false, "rsa");
+  CK_RSA_PKCS_PSS_PARAMS pss{CKM_SHA256, CKG_MGF1_SHA256, 32};
+  CK_MECHANISM m{CKM_SHA256_RSA_PKCS_PSS, &pss, sizeof pss};
+  auto msg = bytes_of("TLS 1.3 needs PSS");
+  auto sig = sign(s, m, priv, msg);
+  EXPECT_EQ(verify(s, m, pub, msg, sig), CKR_OK);
+  CK_RSA_PKCS_PSS_PARAMS wrong_hash{CKM_SHA384, CKG_MGF1_SHA384, 48};
+  CK_MECHANISM bad{CKM_SHA256_RSA_PKCS_PSS, &wrong_hash, sizeof wrong_hash};
+  EXPECT_EQ(C_SignInit(s, &bad, priv), CKR_MECHANISM_PARAM_INVALID);
+
+  const char label[] = "the label";
+  CK_RSA_PKCS_OAEP_PARAMS oaep{CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, (void*)label, sizeof label};
+  CK_MECHANISM om{CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep};
+  auto plain = bytes_of("secret message");
+  ASSERT_EQ(C_EncryptInit(s, &om, pub), CKR_OK);
+  std::vector<uint8_t> ct(1024);
+  CK_ULONG n = ct.size();
+  ASSERT_EQ(C_Encrypt(s, plain.data(), plain.size(), ct.data(), &n), CKR_OK);
+  EXPECT_EQ(n, 256u);  // the true length, not the buffer's
+  ct.resize(n);
+  ASSERT_EQ(C_DecryptInit(s, &om, priv), CKR_OK);
+  std::vector<uint8_t> out(256);
+  n = out.size();
+  ASSERT_EQ(C_Decrypt(s, ct.data(), ct.size(), out.data(), &n), CKR_OK);
+  out.resize(n);
+  EXPECT_EQ(out, plain);
+  // The wrong label fails as the specification says, and ends the operation.
+  CK_RSA_PKCS_OAEP_PARAMS other = oaep;
+  other.source_data = (void*)"other";
+  other.source_data_len = 5;
+  CK_MECHANISM om2{CKM_RSA_PKCS_OAEP, &other, sizeof other};
+  ASSERT_EQ(C_DecryptInit(s, &om2, priv), CKR_OK);
+  n = 256;
+  out.resize(256);
+  EXPECT_EQ(C_Decrypt(s, ct.data(), ct.size(), out.data(), &n), CKR_ENCRYPTED_DATA_INVALID);
+  EXPECT_EQ(C_Decrypt(s, ct.data(), ct.size(), out.data(), &n), CKR_OPERATION_NOT_INITIALIZED);
+}
+
+TEST_F(ModuleTest, AesGcmMultiPartMatchesSinglePart) {
+  CK_SESSION_HANDLE s = open();
+  login_user(s);
+  CK_OBJECT_HANDLE key = aes_key(s, 32, false);
+  std::vector<uint8_t> iv(12, 7), aad = bytes_of("header");
+  CK_GCM_PARAMS gcm{iv.data(), iv.size(), iv.size() * 8, aad.data(), aad.size(), 128};
+  CK_MECHANISM m{CKM_AES_GCM, &gcm, sizeof gcm};
+  std::vector<uint8_t> plain(4096);
+  for (size_t i = 0; i < plain.size(); ++i) plain[i] = static_cast<uint8_t>(i * 31);
+  ASSERT_EQ(C_EncryptInit(s, &m, key), CKR_OK);
+  CK_ULONG n = 0;
+  ASSERT_EQ(C_Encrypt(s, plain.data(), plain.size(), nullptr, &n), CKR_OK);
+  std::vector<uint8_t> ct(n);
+  ASSERT_EQ(C_Encrypt(s, plain.data(), plain.size(), ct.data(), &n), CKR_OK);
+  ct.resize(n);
+  EXPECT_EQ(ct.size(), plain.size() + 16);
+  // Multi-part decryption gives the plaintext back.
+  ASSERT_EQ(C_DecryptInit(s, &m, key), CKR_OK);
+  std::vector<uint8_t> out;
+  for (size_t off = 0; off < ct.size(); off += 1000) {
+    const size_t len = std::min<size_t>(1000, ct.size() - off);
+    CK_ULONG got = 0;
+    ASSERT_EQ(C_DecryptUpdate(s, ct.data() + off, len, nullptr, &got), CKR_OK);
+    std::vector<uint8_t> part(got + 1);  // never an empty vector: its NULL data() would be a size query
+    ASSERT_EQ(C_DecryptUpdate(s, ct.data() + off, len, part.data(), &got), CKR_OK);
+    out.insert(out.end(), part.begin(), part.begin() + got);
+  }
+  CK_ULONG last = 0;
+  ASSERT_EQ(C_DecryptFinal(s, nullptr, &last), CKR_OK);
+  std::vector<uint8_t> tail(last + 1);
+  ASSERT_EQ(C_DecryptFinal(s, tail.data(), &last), CKR_OK);
+  out.insert(out.end(), tail.begin(), tail.begin() + last);
+  EXPECT_EQ(out, plain);
+  // A flipped tag bit is detected.
+  ct.back() ^= 1;
+  ASSERT_EQ(C_DecryptInit(s, &m, key), CKR_OK);
+  std::vector<uint8_t> o2(ct.size());
+  n = o2.size();
+  EXPECT_EQ(C_Decrypt(s, ct.data(), ct.size(), o2.data(), &n), CKR_ENCRYPTED_DATA_INVALID);
+}
+
+TEST_F(ModuleTest, WrapUnwrapHonoursExtractable) {
+  CK_SESSION_HANDLE s = open();
+  login_user(s);
+  CK_OBJECT_HANDLE kek = aes_key(s, 32, false);
+  CK_OBJECT_HANDLE payload = aes_key(s, 16, true);
+  CK_OBJECT_HANDLE locked = aes_key(s, 16, false);
+  CK_MECHANISM m{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+  CK_ULONG n = 0;
+  EXPECT_EQ(C_WrapKey(s, &m, kek, locked, nullptr, &n), CKR_KEY_UNEXTRACTABLE);
+  ASSERT_EQ(C_WrapKey(s, &m, kek, payload, nullptr, &n), CKR_OK);
+  std::vector<uint8_t> wrapped(n);
+  ASSERT_EQ(C_WrapKey(s, &m, kek, payload, wrapped.data(), &n), CKR_OK);
+  EXPECT_EQ(n, 24u);
+  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+  CK_KEY_TYPE kt = CKK_AES;
+  std::vector<CK_ATTRIBUTE> t = {attr(CKA_CLASS, &cls, sizeof cls), attr(CKA_KEY_TYPE, &kt, sizeof kt)};
+  CK_OBJECT_HANDLE copy = 0;
+  ASSERT_EQ(C_UnwrapKey(s, &m, kek, wrapped.data(), n, t.data(), t.size(), &copy), CKR_OK);
+  // Same key: same ciphertext of one block under ECB.
+  CK_MECHANISM ecb{CKM_AES_ECB, nullptr, 0};
+  std::vector<uint8_t> block(16, 0x42), c1(16), c2(16);
+  CK_ULONG l = 16;
+  ASSERT_EQ(C_EncryptInit(s, &ecb, payload), CKR_OK);
+  ASSERT_EQ(C_Encrypt(s, block.data(), 16, c1.data(), &l), CKR_OK);
+  ASSERT_EQ(C_EncryptInit(s, &ecb, copy), CKR_OK);
+  ASSERT_EQ(C_Encrypt(s, block.data(), 16, c2.data(), &l), CKR_OK);
+  EXPECT_EQ(c1, c2);
+  EXPECT_EQ(get(s, copy, CKA_LOCAL), std::vector<uint8_t>{0});
+  wrapped[5] ^= 1;
+  EXPECT_EQ(C_UnwrapKey(s, &m, kek, wrapped.data(), n, t.data(), t.size(), &copy), CKR_WRAPPED_KEY_INVALID);
+  EXPECT_EQ(C_WrapKey(s, &m, 123456, payload, nullptr, &n), CKR_WRAPPING_KEY_HANDLE_INVALID);
+}
+
+TEST_F(ModuleTest, EcdhBothPartiesAgree) {
+  CK_SESSION_HANDLE s = open();
+  login_user(s);
+  auto [apub, apriv] = ec_pair(s, false, "alice", kP256);
+  auto [bpub, bpriv] = ec_pair(s, false, "bob", kP256);
+  auto point_a = get(s, apub, CKA_EC_POINT), point_b = get(s, bpub, CKA_EC_POINT);
+  auto derive = [&](CK_OBJECT_HANDLE priv, std::vector<uint8_t>& peer) {
+    CK_ECDH1_DERIVE_PARAMS p{CKD_NULL, 0, nullptr, peer.size(), peer.data()};
+    CK_MECHANISM m{CKM_ECDH1_DERIVE, &p, sizeof p};
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    std::vector<CK_ATTRIBUTE> t = {attr(CKA_CLASS, &cls, sizeof cls), attr(CKA_KEY_TYPE, &kt, sizeof kt),
+                                   attr(CKA_SENSITIVE, &no, 1), attr(CKA_EXTRACTABLE, &yes, 1)};
+    CK_OBJECT_HANDLE h = 0;
+    EXPECT_EQ(C_DeriveKey(s, &m, priv, t.data(), t.size(), &h), CKR_OK);
+    return get(s, h, CKA_VALUE);
+  };
+  auto k1 = derive(apriv, point_b), k2 = derive(bpriv, point_a);
+  EXPECT_EQ(k1.size(), 32u);
+  EXPECT_EQ(k1, k2);
+}
+
+TEST_F(ModuleTest, DigestsAndHmacMatchOpenSsl) {
+  CK_SESSION_HANDLE s = open();
+  auto msg = bytes_of("abc");
+  CK_MECHANISM m{CKM_SHA256, nullptr, 0};
+  ASSERT_EQ(C_DigestInit(s, &m), CKR_OK);
+  std::vector<uint8_t> d(32);
+  CK_ULONG n = d.size();
+  ASSERT_EQ(C_Digest(s, msg.data(), msg.size(), d.data(), &n), CKR_OK);
+  std::vector<uint8_t> expect(32);
+  SHA256(msg.data(), msg.size(), expect.data());
+  EXPECT_EQ(d, expect);
+  EXPECT_EQ(C_DigestUpdate(s, msg.data(), msg.size()), CKR_OPERATION_NOT_INITIALIZED);
+  // HMAC-SHA256 with a generic secret key, checked against OpenSSL.
+  login_user(s);
+  std::vector<uint8_t> key(40, 0x0b);
+  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+  CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+  CK_BBOOL yes = CK_TRUE;
+  std::vector<CK_ATTRIBUTE> t = {attr(CKA_CLASS, &cls, sizeof cls), attr(CKA_KEY_TYPE, &kt, sizeof kt),
+                                 attr(CKA_VALUE, key.data(), key.size()), attr(CKA_SIGN, &yes, 1),
+                                 attr(CKA_VERIFY, &yes, 1)};
+  CK_OBJECT_HANDLE h = 0;
+  ASSERT_EQ(C_CreateObject(s, t.data(), t.size(), &h), CKR_OK);
+  CK_MECHANISM hm{CKM_SHA256_HMAC, nullptr, 0};
+  auto mac = sign(s, hm, h, msg);
+  unsigned int len = 0;
+  std::vector<uint8_t> ref(EVP_MAX_MD_SIZE);
+  HMAC(EVP_sha256(), key.data(), key.size(), msg.data(), msg.size(), ref.data(), &len);
+  ref.resize(len);
+  EXPECT_EQ(mac, ref);
+  EXPECT_EQ(verify(s, hm, h, msg, mac), CKR_OK);
+}
+
+TEST_F(ModuleTest, RandomAndNullArguments) {
+  CK_SESSION_HANDLE s = open();
+  std::vector<uint8_t> a(32), b(32);
+  ASSERT_EQ(C_GenerateRandom(s, a.data(), a.size()), CKR_OK);
+  ASSERT_EQ(C_GenerateRandom(s, b.data(), b.size()), CKR_OK);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(C_GenerateRandom(s, nullptr, 5), CKR_ARGUMENTS_BAD);
+  EXPECT_EQ(C_SeedRandom(s, a.data(), a.size()), CKR_RANDOM_SEED_NOT_SUPPORTED);
+  EXPECT_EQ(C_OpenSession(slot_, CKF_SERIAL_SESSION, nullptr, nullptr, nullptr), CKR_ARGUMENTS_BAD);
+  EXPECT_EQ(C_GetSessionInfo(s, nullptr), CKR_ARGUMENTS_BAD);
+  EXPECT_EQ(C_FindObjects(s, nullptr, 1, nullptr), CKR_ARGUMENTS_BAD);
+}
+
+}  // namespace
+}  // namespace keyseal::test
