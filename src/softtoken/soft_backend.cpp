@@ -120,6 +120,8 @@ void SoftBackend::generate_key_pair(const MechanismParams& m, AttributeMap& pub,
     core::set_bytes(priv, CKA_EXPONENT_1, view(k.dp));
     core::set_bytes(priv, CKA_EXPONENT_2, view(k.dq));
     core::set_bytes(priv, CKA_COEFFICIENT, view(k.qinv));
+    core::set_bytes(pub, CKA_PUBLIC_KEY_INFO,
+                    view(crypto::public_key_info(crypto::rsa_public_key(view(k.n), view(k.e)))));
     return;
   }
   require(m.type == CKM_EC_KEY_PAIR_GEN || m.type == CKM_EC_EDWARDS_KEY_PAIR_GEN, CKR_MECHANISM_INVALID,
@@ -127,6 +129,8 @@ void SoftBackend::generate_key_pair(const MechanismParams& m, AttributeMap& pub,
   const SecureBytes params = *get_bytes(pub, CKA_EC_PARAMS);
   crypto::EcKeyPair k = crypto::generate_ec(view(params));
   core::set_bytes(pub, CKA_EC_POINT, view(crypto::der_octet_string(view(k.point))));
+  core::set_bytes(pub, CKA_PUBLIC_KEY_INFO,
+                  view(crypto::public_key_info(crypto::ec_public_key(view(params), view(k.point)))));
   core::set_bytes(priv, CKA_EC_PARAMS, view(params));
   core::set_bytes(priv, CKA_VALUE, view(k.d));
 }
