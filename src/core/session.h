@@ -64,6 +64,8 @@ class Session {
   CK_OBJECT_HANDLE copy_object(CK_OBJECT_HANDLE h, const AttributeMap& changes);
   void destroy_object(CK_OBJECT_HANDLE h);
   ObjectPtr object(CK_OBJECT_HANDLE h) { return token_->object(h, user()); }
+  // An object used as a key: a bad handle reports `invalid_rv` (CKR_KEY_HANDLE_INVALID and its relatives).
+  ObjectPtr key_object(CK_OBJECT_HANDLE h, CK_RV invalid_rv = CKR_KEY_HANDLE_INVALID);
   size_t object_size(CK_OBJECT_HANDLE h);
   void set_attributes(CK_OBJECT_HANDLE h, const std::vector<std::pair<CK_ATTRIBUTE_TYPE, SecureBytes>>& tmpl);
   void find_init(const AttributeMap& tmpl);
@@ -92,7 +94,6 @@ class Session {
   Active& active(OpKind k) { return ops_[static_cast<size_t>(k)]; }
   OutResult deliver(Active& a, OpKind kind, SecureBytes result, OutSpec out, bool end_on_success);
   void check_new_object_access(const AttributeMap& attrs);
-  ObjectPtr key_for(CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE usage, CK_RV invalid_rv);
   CK_OBJECT_HANDLE store_new(AttributeMap attrs);
 
   const CK_SESSION_HANDLE handle_;

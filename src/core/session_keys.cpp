@@ -24,12 +24,11 @@ void default_ulong(AttributeMap& a, CK_ATTRIBUTE_TYPE t, CK_ULONG v) {
 // specification names for wrapping (CKR_WRAPPING_KEY_*) and unwrapping (CKR_UNWRAPPING_KEY_*) keys.
 ObjectPtr role_key(Session& s, CK_OBJECT_HANDLE h, const MechanismRow& row, CK_ATTRIBUTE_TYPE usage,
                    CK_RV handle_rv, CK_RV type_rv, CK_RV size_rv) {
+  ObjectPtr k = s.key_object(h, handle_rv);
   try {
-    ObjectPtr k = s.object(h);
     check_key_for(*k, row, usage);
     return k;
   } catch (const Error& e) {
-    if (e.rv == CKR_OBJECT_HANDLE_INVALID) fail(handle_rv, e.detail);
     if (e.rv == CKR_KEY_TYPE_INCONSISTENT) fail(type_rv, e.detail);
     if (e.rv == CKR_KEY_SIZE_RANGE) fail(size_rv, e.detail);
     throw;
@@ -105,13 +104,7 @@ SecureBytes Session::wrap_key(const MechanismParams& m, CK_OBJECT_HANDLE wrappin
   const MechanismRow& row = row_for(m, CKF_WRAP);
   ObjectPtr wk = role_key(*this, wrapping, row, CKA_WRAP, CKR_WRAPPING_KEY_HANDLE_INVALID,
                           CKR_WRAPPING_KEY_TYPE_INCONSISTENT, CKR_WRAPPING_KEY_SIZE_RANGE);
-  ObjectPtr key;
-  try {
-    key = object(key_h);
-  } catch (const Error& e) {
-    if (e.rv == CKR_OBJECT_HANDLE_INVALID) fail(CKR_KEY_HANDLE_INVALID, e.detail);
-    throw;
-  }
+  ObjectPtr key = key_object(key_h);
   require(key->flag(CKA_EXTRACTABLE), CKR_KEY_UNEXTRACTABLE, "key is not extractable");
   if (key->flag(CKA_WRAP_WITH_TRUSTED))
     require(wk->flag(CKA_TRUSTED), CKR_KEY_NOT_WRAPPABLE, "key may only be wrapped with a trusted key");
@@ -164,13 +157,7 @@ CK_OBJECT_HANDLE Session::unwrap_key(const MechanismParams& m, CK_OBJECT_HANDLE 
 
 CK_OBJECT_HANDLE Session::derive_key(const MechanismParams& m, CK_OBJECT_HANDLE base_h, AttributeMap attrs) {
   const MechanismRow& row = row_for(m, CKF_DERIVE);
-  ObjectPtr base;
-  try {
-    base = object(base_h);
-  } catch (const Error& e) {
-    if (e.rv == CKR_OBJECT_HANDLE_INVALID) fail(CKR_KEY_HANDLE_INVALID, e.detail);
-    throw;
-  }
+  ObjectPtr base = key_object(base_h);
   check_key_for(*base, row, CKA_DERIVE);
   require(base->cls() == CKO_PRIVATE_KEY, CKR_KEY_TYPE_INCONSISTENT, "ECDH needs a private key");
   require(base->secrets_loaded, CKR_USER_NOT_LOGGED_IN, "this key needs a login");

@@ -65,13 +65,7 @@ void Session::op_init(OpKind kind, const MechanismParams& m, CK_OBJECT_HANDLE h)
   require(!a.op, CKR_OPERATION_ACTIVE, "an operation of this kind is active");
   const MechanismRow* row = find_mechanism(m.type);
   require(row && (row->flags & flag_for(kind)), CKR_MECHANISM_INVALID, "mechanism does not support this operation");
-  ObjectPtr key;
-  try {
-    key = object(h);
-  } catch (const Error& e) {
-    if (e.rv == CKR_OBJECT_HANDLE_INVALID) fail(CKR_KEY_HANDLE_INVALID, e.detail);
-    throw;
-  }
+  ObjectPtr key = key_object(h);
   // The key's class must fit the operation before its usage flags are looked at (a public key cannot sign).
   const CK_OBJECT_CLASS cls = key->cls();
   const bool fits = cls == CKO_SECRET_KEY ||
@@ -101,6 +95,15 @@ void Session::op_init(OpKind kind, const MechanismParams& m, CK_OBJECT_HANDLE h)
   a.op = std::move(op);
   a.key = std::move(key);
   a.single_only = !row->multipart;
+}
+
+ObjectPtr Session::key_object(CK_OBJECT_HANDLE h, CK_RV invalid_rv) {
+  try {
+    return object(h);
+  } catch (const Error& e) {
+    if (e.rv == CKR_OBJECT_HANDLE_INVALID) fail(invalid_rv, e.detail);
+    throw;
+  }
 }
 
 void Session::digest_init(const MechanismParams& m) {
@@ -220,13 +223,7 @@ void Session::digest_key(CK_OBJECT_HANDLE h) {
   Active& a = active(OpKind::digest);
   require(a.op != nullptr, CKR_OPERATION_NOT_INITIALIZED, "digest not initialised");
   try {
-    ObjectPtr key;
-    try {
-      key = object(h);
-    } catch (const Error& e) {
-      if (e.rv == CKR_OBJECT_HANDLE_INVALID) fail(CKR_KEY_HANDLE_INVALID, e.detail);
-      throw;
-    }
+    ObjectPtr key = key_object(h);
     const SecureBytes* v = get_bytes(key->attrs, CKA_VALUE);
     require(key->cls() == CKO_SECRET_KEY && v, CKR_KEY_INDIGESTIBLE, "only secret keys with a value can be digested");
     a.multipart = true;

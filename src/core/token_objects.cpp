@@ -106,8 +106,14 @@ ObjectPtr Token::load_locked(CK_OBJECT_HANDLE h, int64_t row) {
 
 ObjectPtr Token::object(CK_OBJECT_HANDLE h, bool user) {
   {
+    // Fast path, shared lock only: a session object, or a token object already loaded while the store is
+    // unchanged by other processes. This is the path of every C_SignInit with a key in use.
     std::shared_lock g(mu_);
     if (auto it = session_objects_.find(h); it != session_objects_.end()) {
+      require(visible(*it->second, user), CKR_OBJECT_HANDLE_INVALID, "private object needs a login");
+      return it->second;
+    }
+    if (auto it = loaded_.find(h); it != loaded_.end() && db_->data_version() == seen_version_) {
       require(visible(*it->second, user), CKR_OBJECT_HANDLE_INVALID, "private object needs a login");
       return it->second;
     }
