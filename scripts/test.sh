@@ -26,7 +26,7 @@ if command -v clang++ >/dev/null; then
   stage "fuzzers, ${FUZZ_SECONDS}s each"
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DKEYSEAL_BUILD_TESTS=OFF \
     -DKEYSEAL_BUILD_BENCH=OFF -DKEYSEAL_BUILD_CONFORMANCE=OFF >/dev/null
-  cmake --build build-fuzz -j"$JOBS" --target all
+  cmake --build build-fuzz -j"$JOBS" --target store_decode_fuzz template_fuzz
   for f in build-fuzz/fuzz/*_fuzz; do
     name=$(basename "$f")
     corpus=fuzz/corpus/${name%_fuzz}
