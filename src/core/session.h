@@ -58,6 +58,7 @@ class Session {
   void verify_final(ByteView signature);
   void abort(OpKind kind);           // an argument error ended the operation
   void require_active(OpKind kind);  // CKR_OPERATION_NOT_INITIALIZED
+  bool is_active(OpKind kind) { return active(kind).op != nullptr; }
 
   // Objects.
   CK_OBJECT_HANDLE create_object(AttributeMap attrs);

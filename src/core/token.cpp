@@ -62,6 +62,7 @@ std::shared_ptr<Token> Token::open(CK_SLOT_ID slot, const std::filesystem::path&
   t->uid_ = meta_string(*t->db_, "uid");
   require(!t->uid_.empty(), CKR_TOKEN_NOT_RECOGNIZED, "token has no identity");
   t->seen_version_ = t->db_->data_version();
+  t->make_profiles();
   return t;
 }
 
@@ -86,6 +87,7 @@ std::shared_ptr<Token> Token::create(CK_SLOT_ID slot, const std::filesystem::pat
     throw;
   }
   t->seen_version_ = t->db_->data_version();
+  t->make_profiles();
   log::info("created token in slot " + std::to_string(slot) + " at " + file.string());
   return t;
 }
@@ -184,6 +186,9 @@ void Token::logout() {
   secure_wipe(master_key_.data(), master_key_.size());
   master_key_.clear();
   loaded_.clear();  // drop decrypted secret components
+  // Section 5.6.10: handles to private objects become invalid (also after a new login), and private session
+  // objects are destroyed.
+  forget_private_locked();
 }
 
 void Token::init_pin(ByteView pin) {

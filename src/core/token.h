@@ -74,7 +74,9 @@ class Token {
   ObjectPtr load_locked(CK_OBJECT_HANDLE h, int64_t row);
   ObjectPtr decode_row(CK_OBJECT_HANDLE h, const store::ObjectRow& row);
   store::ObjectRow to_row(const Object& obj) const;
-  CK_OBJECT_HANDLE handle_for_row_locked(int64_t row);
+  CK_OBJECT_HANDLE handle_for_row_locked(int64_t row, bool is_private);
+  void make_profiles();
+  void forget_private_locked();  // C_Logout: private handles die, private session objects are destroyed
   uint32_t failures(CK_USER_TYPE who);
   void set_failures(CK_USER_TYPE who, uint32_t n);
   SecureBytes verify_pin(CK_USER_TYPE who, ByteView pin);  // with the retry counter
@@ -89,7 +91,12 @@ class Token {
   LoginState state_ = LoginState::none;
   SecureBytes master_key_;  // present while someone is logged in
   uint64_t seen_version_ = 0;
-  std::map<CK_OBJECT_HANDLE, int64_t> token_handles_;      // handle -> store row
+  struct RowRef {
+    int64_t row;
+    bool is_private;
+  };
+  std::map<CK_OBJECT_HANDLE, RowRef> token_handles_;       // handle -> store row
+  std::map<CK_OBJECT_HANDLE, ObjectPtr> profiles_;         // CKO_PROFILE objects: built in, read-only
   std::unordered_map<int64_t, CK_OBJECT_HANDLE> row_handles_;
   std::unordered_map<CK_OBJECT_HANDLE, ObjectPtr> loaded_;  // token objects decoded so far
   std::map<CK_OBJECT_HANDLE, ObjectPtr> session_objects_;

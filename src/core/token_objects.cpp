@@ -46,13 +46,46 @@ void Token::sync_locked() {
   }
 }
 
-CK_OBJECT_HANDLE Token::handle_for_row_locked(int64_t row) {
+CK_OBJECT_HANDLE Token::handle_for_row_locked(int64_t row, bool is_private) {
   auto it = row_handles_.find(row);
   if (it != row_handles_.end()) return it->second;
   const CK_OBJECT_HANDLE h = new_object_handle();
   row_handles_[row] = h;
-  token_handles_[h] = row;
+  token_handles_[h] = RowRef{row, is_private};
   return h;
+}
+
+// The profiles this token implements (PKCS#11 3.0 section 4.13, and the profiles specification), stated as
+// read-only token objects that every session can find.
+void Token::make_profiles() {
+  for (CK_ULONG id : {CKP_BASELINE_PROVIDER, CKP_AUTHENTICATION_TOKEN, CKP_PUBLIC_CERTIFICATES_TOKEN}) {
+    auto obj = std::make_shared<Object>();
+    obj->handle = new_object_handle();
+    obj->uid = uid_ + "-profile-" + std::to_string(id);
+    set_ulong(obj->attrs, CKA_CLASS, CKO_PROFILE);
+    set_ulong(obj->attrs, CKA_PROFILE_ID, id);
+    set_bool(obj->attrs, CKA_TOKEN, true);
+    set_bool(obj->attrs, CKA_PRIVATE, false);
+    set_bool(obj->attrs, CKA_MODIFIABLE, false);
+    set_bool(obj->attrs, CKA_COPYABLE, false);
+    set_bool(obj->attrs, CKA_DESTROYABLE, false);
+    set_bytes(obj->attrs, CKA_LABEL, ByteView());
+    set_bytes(obj->attrs, CKA_UNIQUE_ID, view(obj->uid));
+    profiles_[obj->handle] = obj;
+  }
+}
+
+void Token::forget_private_locked() {
+  std::erase_if(session_objects_, [](const auto& kv) { return kv.second->is_private(); });
+  for (auto it = token_handles_.begin(); it != token_handles_.end();) {
+    if (it->second.is_private) {
+      row_handles_.erase(it->second.row);
+      loaded_.erase(it->first);
+      it = token_handles_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 store::ObjectRow Token::to_row(const Object& obj) const {
@@ -113,6 +146,7 @@ ObjectPtr Token::object(CK_OBJECT_HANDLE h, bool user) {
       require(visible(*it->second, user), CKR_OBJECT_HANDLE_INVALID, "private object needs a login");
       return it->second;
     }
+    if (auto it = profiles_.find(h); it != profiles_.end()) return it->second;
     if (auto it = loaded_.find(h); it != loaded_.end() && db_->data_version() == seen_version_) {
       require(visible(*it->second, user), CKR_OBJECT_HANDLE_INVALID, "private object needs a login");
       return it->second;
@@ -124,7 +158,7 @@ ObjectPtr Token::object(CK_OBJECT_HANDLE h, bool user) {
   require(th != token_handles_.end(), CKR_OBJECT_HANDLE_INVALID, "no such object");
   ObjectPtr o;
   if (auto it = loaded_.find(h); it != loaded_.end()) o = it->second;
-  else o = load_locked(h, th->second);
+  else o = load_locked(h, th->second.row);
   require(visible(*o, user), CKR_OBJECT_HANDLE_INVALID, "private object needs a login");
   return o;
 }
@@ -145,7 +179,7 @@ ObjectPtr Token::add_object(AttributeMap attrs, CK_SESSION_HANDLE owner) {
   }
   store::ObjectRow row = to_row(*obj);
   obj->row_id = db_->insert_object(row);
-  obj->handle = handle_for_row_locked(obj->row_id);
+  obj->handle = handle_for_row_locked(obj->row_id, obj->is_private());
   loaded_[obj->handle] = obj;
   return obj;
 }
@@ -197,12 +231,16 @@ std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl, bool user) {
     if (auto p = get_bool(tmpl, CKA_PRIVATE); p && *p && !user) return out;
     q.include_private = user;
     for (const auto& row : db_->find_objects(q)) {
-      const CK_OBJECT_HANDLE h = handle_for_row_locked(row.id);
+      const CK_OBJECT_HANDLE h = handle_for_row_locked(row.id, row.is_private);
       ObjectPtr o;
       if (auto it = loaded_.find(h); it != loaded_.end()) o = it->second;
       else loaded_[h] = o = decode_row(h, row);
       if (visible(*o, user) && matches(o->attrs, tmpl)) out.push_back(h);
     }
+  }
+  if (token_flag.value_or(true)) {
+    for (const auto& [h, o] : profiles_)
+      if (matches(o->attrs, tmpl)) out.push_back(h);
   }
   if (!token_flag.value_or(false)) {
     for (const auto& [h, o] : session_objects_)

@@ -50,8 +50,18 @@ CK_RV final(const char* fn, CK_SESSION_HANDLE h, K kind, CK_BYTE_PTR out, CK_ULO
   });
 }
 
+// PKCS#11 3.0 (C_EncryptInit and the other *Init functions): a NULL mechanism ends the active operation;
+// with no operation active it is just a bad argument.
+void cancel_or_reject(core::Session& s, K kind) {
+  require(s.is_active(kind), CKR_ARGUMENTS_BAD, "NULL mechanism");
+  s.abort(kind);
+}
+
 CK_RV init(const char* fn, CK_SESSION_HANDLE h, K kind, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key) {
-  return with_session(fn, h, [&](core::Session& s) { s.op_init(kind, read_mechanism(m), key); });
+  return with_session(fn, h, [&](core::Session& s) {
+    if (!m) return cancel_or_reject(s, kind);
+    s.op_init(kind, read_mechanism(m), key);
+  });
 }
 
 }  // namespace
@@ -66,7 +76,10 @@ KS_EXPORT CK_RV C_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, 
 }
 KS_EXPORT CK_RV C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                                 CK_ULONG_PTR out_len) {
-  if (!out_len) return with_session(__func__, h, [](core::Session& s) { s.abort(K::encrypt); return CKR_ARGUMENTS_BAD; });
+  if (!out_len)
+    return in_operation(__func__, h, K::encrypt, [](core::Session&) -> CK_RV {
+      fail(CKR_ARGUMENTS_BAD, "NULL output length pointer");  // ends the operation
+    });
   return update(__func__, h, K::encrypt, in, in_len, out, out_len);
 }
 KS_EXPORT CK_RV C_EncryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
@@ -81,7 +94,10 @@ KS_EXPORT CK_RV C_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, 
 }
 KS_EXPORT CK_RV C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                                 CK_ULONG_PTR out_len) {
-  if (!out_len) return with_session(__func__, h, [](core::Session& s) { s.abort(K::decrypt); return CKR_ARGUMENTS_BAD; });
+  if (!out_len)
+    return in_operation(__func__, h, K::decrypt, [](core::Session&) -> CK_RV {
+      fail(CKR_ARGUMENTS_BAD, "NULL output length pointer");  // ends the operation
+    });
   return update(__func__, h, K::decrypt, in, in_len, out, out_len);
 }
 KS_EXPORT CK_RV C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
@@ -89,7 +105,10 @@ KS_EXPORT CK_RV C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PT
 }
 
 KS_EXPORT CK_RV C_DigestInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m) {
-  return with_session(__func__, h, [&](core::Session& s) { s.digest_init(read_mechanism(m)); });
+  return with_session(__func__, h, [&](core::Session& s) {
+    if (!m) return cancel_or_reject(s, K::digest);
+    s.digest_init(read_mechanism(m));
+  });
 }
 KS_EXPORT CK_RV C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   return single(__func__, h, K::digest, in, in_len, out, out_len);

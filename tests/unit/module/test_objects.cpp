@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <algorithm>
 #include <iterator>
 
 namespace keyseal::test {
@@ -43,7 +44,39 @@ TEST_F(ModuleTest, PrivateObjectsNeedLogin) {
   std::vector<CK_ATTRIBUTE> t2 = {attr(CKA_CLASS, &cls, sizeof cls), attr(CKA_TOKEN, &yes, 1)};
   EXPECT_EQ(C_CreateObject(ro, t2.data(), t2.size(), &h), CKR_SESSION_READ_ONLY);
   login_user(s);
-  EXPECT_EQ(find(s, {attr(CKA_CLASS, &cls, sizeof cls)}).size(), 2u);
+  auto again = find(s, {attr(CKA_CLASS, &cls, sizeof cls)});
+  EXPECT_EQ(again.size(), 2u);
+  // Section 5.6.10: after C_Logout the old handle of a private object stays invalid, even after a new login.
+  EXPECT_EQ(std::count(again.begin(), again.end(), priv), 0);
+  EXPECT_EQ(C_GetAttributeValue(s, priv, &a, 1), CKR_OBJECT_HANDLE_INVALID);
+}
+
+TEST_F(ModuleTest, LogoutDestroysPrivateSessionObjects) {
+  CK_SESSION_HANDLE s = open();
+  login_user(s);
+  CK_OBJECT_HANDLE priv = data_object(s, false, true, "private session object");
+  CK_OBJECT_HANDLE pub = data_object(s, false, false, "public session object");
+  ASSERT_EQ(C_Logout(s), CKR_OK);
+  login_user(s);
+  CK_ATTRIBUTE a{CKA_LABEL, nullptr, 0};
+  EXPECT_EQ(C_GetAttributeValue(s, priv, &a, 1), CKR_OBJECT_HANDLE_INVALID);
+  EXPECT_EQ(C_GetAttributeValue(s, pub, &a, 1), CKR_OK);
+}
+
+TEST_F(ModuleTest, ProfileObjectsStateTheProfiles) {
+  CK_SESSION_HANDLE s = open();
+  CK_OBJECT_CLASS cls = CKO_PROFILE;
+  auto found = find(s, {attr(CKA_CLASS, &cls, sizeof cls)});
+  ASSERT_EQ(found.size(), 3u);
+  std::vector<CK_ULONG> ids;
+  for (auto h : found) {
+    auto v = get(s, h, CKA_PROFILE_ID);
+    CK_ULONG id = 0;
+    std::memcpy(&id, v.data(), sizeof id);
+    ids.push_back(id);
+    EXPECT_EQ(C_DestroyObject(s, h), CKR_ACTION_PROHIBITED);
+  }
+  EXPECT_EQ(ids, (std::vector<CK_ULONG>{CKP_BASELINE_PROVIDER, CKP_AUTHENTICATION_TOKEN, CKP_PUBLIC_CERTIFICATES_TOKEN}));
 }
 
 TEST_F(ModuleTest, SensitiveAttributesAndOneWayChanges) {

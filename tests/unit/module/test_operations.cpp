@@ -45,6 +45,10 @@ TEST_F(ModuleTest, SignOutputBufferConvention) {
   CK_MECHANISM bad{CKM_MD5_RSA_PKCS, nullptr, 0};
   EXPECT_EQ(C_SignInit(s, &bad, priv), CKR_MECHANISM_INVALID);
   EXPECT_EQ(C_SignInit(s, nullptr, priv), CKR_ARGUMENTS_BAD);
+  // PKCS#11 3.0: a NULL mechanism cancels an active operation.
+  ASSERT_EQ(C_SignInit(s, &m, priv), CKR_OK);
+  EXPECT_EQ(C_SignInit(s, nullptr, priv), CKR_OK);
+  EXPECT_EQ(C_Sign(s, msg.data(), msg.size(), nullptr, &n), CKR_OPERATION_NOT_INITIALIZED);
 }
 
 TEST_F(ModuleTest, MultiPartSignAndVerify) {

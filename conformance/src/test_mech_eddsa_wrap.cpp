@@ -1,0 +1,174 @@
+// EdDSA (PKCS#11 3.0 current mechanisms section 2.3.14, RFC 8032 known answers and OpenSSL cross-check) and
+// key wrapping round trips (section 5.14 C_WrapKey/C_UnwrapKey with RSA-OAEP, AES key wrap, AES key wrap pad).
+#include "harness.h"
+#include "keys.h"
+#include "ops.h"
+#include "ossl.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace keyseal::conformance {
+namespace {
+
+const Bytes kEd25519Oid = unhex("06032b6570");  // id-Ed25519 (RFC 8410), accepted as CKA_EC_PARAMS in 3.0
+
+class EdDsa : public P11Test {};
+
+TEST_F(EdDsa, Rfc8032KnownAnswers) {
+  REQUIRE_MECHANISM(CKM_EDDSA, CKF_SIGN);
+  std::ifstream in(config().vectors_dir + "/asymmetric/Ed25519/sign.input");
+  ASSERT_TRUE(in) << "missing Ed25519/sign.input";
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line) && n < 8) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string part; std::getline(ss, part, ':');) f.push_back(part);
+    if (f.size() < 4) continue;
+    Bytes seed = unhex(f[0].substr(0, 64)), pub = unhex(f[1]), msg = unhex(f[2]), sig = unhex(f[3].substr(0, 128));
+    Template t;
+    t.add_ulong(CKA_CLASS, CKO_PRIVATE_KEY).add_ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS).add(CKA_TOKEN, false);
+    t.add(CKA_EC_PARAMS, kEd25519Oid).add(CKA_VALUE, seed).add(CKA_SIGN, true).add(CKA_PRIVATE, true);
+    CK_OBJECT_HANDLE h;
+    ASSERT_OK(p11()->C_CreateObject(session_, t.data(), t.size(), &h)) << "importing an Ed25519 private key";
+    Bytes out;
+    ASSERT_OK(sign(session_, Mech(CKM_EDDSA), h, msg, out)) << "vector " << n;
+    EXPECT_EQ(hex(out), hex(sig)) << "vector " << n << " (Ed25519 is deterministic)";
+    ++n;
+  }
+  EXPECT_GT(n, 0);
+}
+
+TEST_F(EdDsa, GenerateSignVerifyAndOpenSsl) {
+  REQUIRE_MECHANISM(CKM_EDDSA, CKF_SIGN | CKF_VERIFY);
+  REQUIRE_MECHANISM(CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR);
+  CK_MECHANISM gen{CKM_EC_EDWARDS_KEY_PAIR_GEN, nullptr, 0};
+  Template pub, priv;
+  pub.add(CKA_TOKEN, false).add(CKA_EC_PARAMS, kEd25519Oid).add(CKA_VERIFY, true);
+  priv.add(CKA_TOKEN, false).add(CKA_PRIVATE, true).add(CKA_SENSITIVE, true).add(CKA_SIGN, true);
+  CK_OBJECT_HANDLE hpub, hpriv;
+  ASSERT_OK(p11()->C_GenerateKeyPair(session_, &gen, pub.data(), pub.size(), priv.data(), priv.size(), &hpub, &hpriv));
+  Bytes msg = to_bytes("EdDSA conformance"), sig;
+  ASSERT_OK(sign(session_, Mech(CKM_EDDSA), hpriv, msg, sig));
+  EXPECT_EQ(sig.size(), 64u);
+  EXPECT_OK(verify(session_, Mech(CKM_EDDSA), hpub, msg, sig));
+  Bytes point = ossl::unwrap_octet_string(get_attr(session_, hpub, CKA_EC_POINT));
+  ASSERT_EQ(point.size(), 32u) << "CKA_EC_POINT holds the 32-byte Ed25519 public key";
+  std::string err;
+  EXPECT_TRUE(ossl::ed25519_verify(point, msg, sig, &err)) << err;
+  sig[10] ^= 1;
+  EXPECT_CKR(CKR_SIGNATURE_INVALID, verify(session_, Mech(CKM_EDDSA), hpub, msg, sig));
+}
+
+class Wrap : public P11Test {
+ protected:
+  // An extractable AES key to be wrapped, and a check that another handle is the same key (same ciphertext).
+  SecretKey target() {
+    return import_secret(session_, CKK_AES, unhex("000102030405060708090a0b0c0d0e0f"),
+                         Template().add(CKA_EXTRACTABLE, true).add(CKA_SENSITIVE, true));
+  }
+  void expect_same_key(CK_OBJECT_HANDLE a, CK_OBJECT_HANDLE b) {
+    if (!has_mechanism(CKM_AES_ECB)) return;
+    Bytes block(16, 0x3c), ca, cb;
+    ASSERT_OK(encrypt(session_, Mech(CKM_AES_ECB), a, block, ca));
+    ASSERT_OK(encrypt(session_, Mech(CKM_AES_ECB), b, block, cb));
+    EXPECT_EQ(ca, cb) << "the unwrapped key is the wrapped key";
+  }
+  Template unwrap_template() {
+    Template t;
+    t.add_ulong(CKA_CLASS, CKO_SECRET_KEY).add_ulong(CKA_KEY_TYPE, CKK_AES).add(CKA_TOKEN, false);
+    t.add(CKA_ENCRYPT, true).add(CKA_DECRYPT, true);
+    return t;
+  }
+  CK_RV wrap(Mech m, CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key, Bytes& out) {
+    CK_ULONG len = 0;
+    CK_RV rv = p11()->C_WrapKey(session_, m.ptr(), wrapping, key, nullptr, &len);
+    if (rv != CKR_OK) return rv;
+    out.assign(len, 0);
+    rv = p11()->C_WrapKey(session_, m.ptr(), wrapping, key, out.data(), &len);
+    out.resize(len);
+    return rv;
+  }
+};
+
+TEST_F(Wrap, RsaOaepWrapUnwrap) {
+  REQUIRE_MECHANISM(CKM_RSA_PKCS_OAEP, CKF_WRAP | CKF_UNWRAP);
+  auto kp = rsa_key_pair();
+  ASSERT_OK(kp.rv);
+  auto k = target();
+  ASSERT_OK(k.rv);
+  Bytes wrapped;
+  ASSERT_OK(wrap(oaep(CKM_SHA_1, {}), kp.pub, k.h, wrapped));
+  EXPECT_EQ(wrapped.size() * 8, rsa_bits());
+  Template t = unwrap_template();
+  CK_OBJECT_HANDLE h;
+  Mech m = oaep(CKM_SHA_1, {});
+  ASSERT_OK(p11()->C_UnwrapKey(session_, m.ptr(), kp.priv, wrapped.data(), wrapped.size(), t.data(), t.size(), &h));
+  expect_same_key(k.h, h);
+  EXPECT_FALSE(get_bool(session_, h, CKA_LOCAL)) << "an unwrapped key is not CKA_LOCAL";
+}
+
+TEST_F(Wrap, AesKeyWrapUnwrap) {
+  REQUIRE_MECHANISM(CKM_AES_KEY_WRAP, CKF_WRAP | CKF_UNWRAP);
+  auto kek = import_secret(session_, CKK_AES, Bytes(16, 0x4d));
+  ASSERT_OK(kek.rv);
+  auto k = target();
+  ASSERT_OK(k.rv);
+  Bytes wrapped;
+  ASSERT_OK(wrap(Mech(CKM_AES_KEY_WRAP), kek.h, k.h, wrapped));
+  EXPECT_EQ(wrapped.size(), 24u) << "RFC 3394 adds 8 bytes";
+  Template t = unwrap_template();
+  CK_OBJECT_HANDLE h;
+  Mech m(CKM_AES_KEY_WRAP);
+  ASSERT_OK(p11()->C_UnwrapKey(session_, m.ptr(), kek.h, wrapped.data(), wrapped.size(), t.data(), t.size(), &h));
+  expect_same_key(k.h, h);
+}
+
+TEST_F(Wrap, AesKeyWrapPadOddLength) {
+  REQUIRE_MECHANISM(CKM_AES_KEY_WRAP_PAD, CKF_WRAP | CKF_UNWRAP);
+  auto kek = import_secret(session_, CKK_AES, Bytes(16, 0x4e));
+  ASSERT_OK(kek.rv);
+  Bytes value(21, 0x17);
+  auto k = import_secret(session_, CKK_GENERIC_SECRET, value, Template().add(CKA_EXTRACTABLE, true));
+  ASSERT_OK(k.rv);
+  Bytes wrapped;
+  ASSERT_OK(wrap(Mech(CKM_AES_KEY_WRAP_PAD), kek.h, k.h, wrapped));
+  EXPECT_EQ(wrapped.size() % 8, 0u);
+  EXPECT_GT(wrapped.size(), value.size());
+  Template t;
+  t.add_ulong(CKA_CLASS, CKO_SECRET_KEY).add_ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET).add(CKA_TOKEN, false);
+  t.add(CKA_EXTRACTABLE, true).add(CKA_SENSITIVE, false);
+  CK_OBJECT_HANDLE h;
+  Mech m(CKM_AES_KEY_WRAP_PAD);
+  ASSERT_OK(p11()->C_UnwrapKey(session_, m.ptr(), kek.h, wrapped.data(), wrapped.size(), t.data(), t.size(), &h));
+  EXPECT_EQ(hex(get_attr(session_, h, CKA_VALUE)), hex(value));
+}
+
+TEST_F(Wrap, UnextractableKeyCannotBeWrapped) {
+  REQUIRE_MECHANISM(CKM_AES_KEY_WRAP, CKF_WRAP);
+  auto kek = import_secret(session_, CKK_AES, Bytes(16, 0x4f));
+  ASSERT_OK(kek.rv);
+  auto k = import_secret(session_, CKK_AES, Bytes(16, 0x50), Template().add(CKA_EXTRACTABLE, false));
+  ASSERT_OK(k.rv);
+  Bytes out(64);
+  CK_ULONG len = out.size();
+  Mech m(CKM_AES_KEY_WRAP);
+  EXPECT_CKR(CKR_KEY_UNEXTRACTABLE, p11()->C_WrapKey(session_, m.ptr(), kek.h, k.h, out.data(), &len));
+}
+
+TEST_F(Wrap, WrappingKeyWithoutWrapIsRefused) {
+  REQUIRE_MECHANISM(CKM_AES_KEY_WRAP, CKF_WRAP);
+  auto kek = import_secret(session_, CKK_AES, Bytes(16, 0x51), Template().add(CKA_WRAP, false));
+  ASSERT_OK(kek.rv);
+  auto k = target();
+  ASSERT_OK(k.rv);
+  Bytes out(64);
+  CK_ULONG len = out.size();
+  Mech m(CKM_AES_KEY_WRAP);
+  // Section 5.14: the wrapping key's CKA_WRAP must be CK_TRUE.
+  EXPECT_CKR(CKR_KEY_FUNCTION_NOT_PERMITTED, p11()->C_WrapKey(session_, m.ptr(), kek.h, k.h, out.data(), &len));
+}
+
+}  // namespace
+}  // namespace keyseal::conformance
