@@ -121,7 +121,13 @@ ObjectPtr Token::decode_row(CK_OBJECT_HANDLE h, const store::ObjectRow& row) {
     if (!a.encrypted) {
       obj->attrs[a.type] = std::move(a.value);
     } else if (!master_key_.empty()) {
-      obj->attrs[a.type] = crypto::open_aes256gcm(view(master_key_), view(aad_for(row.uid, a.type)), view(a.value));
+      try {
+        obj->attrs[a.type] =
+            crypto::open_aes256gcm(view(master_key_), view(aad_for(row.uid, a.type)), view(a.value));
+      } catch (const Error&) {
+        fail(CKR_DEVICE_ERROR, "object " + std::to_string(row.id) +
+                                   ": a sealed attribute does not open (tampered, or moved from another object)");
+      }
     } else {
       obj->secrets_loaded = false;
     }
@@ -233,8 +239,17 @@ std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl, bool user) {
     for (const auto& row : db_->find_objects(q)) {
       const CK_OBJECT_HANDLE h = handle_for_row_locked(row.id, row.is_private);
       ObjectPtr o;
-      if (auto it = loaded_.find(h); it != loaded_.end()) o = it->second;
-      else loaded_[h] = o = decode_row(h, row);
+      if (auto it = loaded_.find(h); it != loaded_.end()) {
+        o = it->second;
+      } else {
+        try {
+          loaded_[h] = o = decode_row(h, row);
+        } catch (const Error& e) {
+          // One unreadable record must not hide the rest of the token.
+          log::error("token in slot " + std::to_string(slot_) + ": skipping unreadable object: " + e.detail);
+          continue;
+        }
+      }
       if (visible(*o, user) && matches(o->attrs, tmpl)) out.push_back(h);
     }
   }

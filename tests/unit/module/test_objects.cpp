@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <algorithm>
+#include <cstdlib>
 #include <iterator>
 
 namespace keyseal::test {
@@ -231,6 +232,21 @@ TEST_F(ModuleTest, FindByLabelAmongManyObjects) {
   CK_OBJECT_HANDLE buf[1];
   CK_ULONG n;
   EXPECT_EQ(C_FindObjects(s, buf, 1, &n), CKR_OPERATION_NOT_INITIALIZED);
+}
+
+TEST_F(ModuleTest, CorruptObjectRecordIsSkippedNotFatal) {
+  CK_SESSION_HANDLE s = open();
+  for (const char* label : {"first", "broken", "third"}) data_object(s, true, false, label);
+  ASSERT_EQ(C_Finalize(nullptr), CKR_OK);
+  const std::string db = dir_ + "/store/token-0.db";
+  ASSERT_EQ(std::system(("sqlite3 '" + db + "' \"UPDATE objects SET attrs = x'01ffffffff' WHERE label = 'broken'\"").c_str()), 0);
+  ASSERT_EQ(C_Initialize(nullptr), CKR_OK);
+  s = open();
+  CK_OBJECT_CLASS cls = CKO_DATA;
+  auto found = find(s, {attr(CKA_CLASS, &cls, sizeof cls)});
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(get(s, found[0], CKA_LABEL), bytes_of("first"));
+  EXPECT_EQ(get(s, found[1], CKA_LABEL), bytes_of("third"));
 }
 
 }  // namespace
