@@ -180,6 +180,7 @@ CK_SESSION_HANDLE Module::open_session(CK_SLOT_ID id, CK_FLAGS flags) {
   const bool rw = flags & CKF_RW_SESSION;
   if (!rw) require(t->login_state() != LoginState::so, CKR_SESSION_READ_WRITE_SO_EXISTS, "the SO is logged in");
   const CK_SESSION_HANDLE h = new_session_handle();
+  std::shared_lock slots(slots_mu_);  // C_InitToken checks "no sessions" under the exclusive lock
   std::unique_lock g(sessions_mu_);
   sessions_[h] = std::make_shared<Session>(h, id, std::move(t), rw);
   return h;
@@ -194,19 +195,25 @@ std::shared_ptr<Session> Module::session(CK_SESSION_HANDLE h) {
 
 void Module::close_session(CK_SESSION_HANDLE h) {
   std::shared_ptr<Session> s;
-  bool last = true;
   {
     std::unique_lock g(sessions_mu_);
     auto it = sessions_.find(h);
     require(it != sessions_.end(), CKR_SESSION_HANDLE_INVALID, "no such session");
     s = it->second;
     sessions_.erase(it);
-    for (const auto& [oh, o] : sessions_)
-      if (o->slot() == s->slot()) last = false;
   }
-  s->token().drop_session_objects(h);
-  // Closing the application's last session with a token logs it out (section 5.6, C_CloseSession).
-  if (last && s->token().login_state() != LoginState::none) {
+  {
+    // Wait for a call still running on this session, so no object it creates outlives it.
+    std::lock_guard<std::mutex> sg(s->mu);
+    s->close();
+    s->token().drop_session_objects(h);
+  }
+  // Closing the application's last session with a token logs it out (section 5.6, C_CloseSession). Decided
+  // and done under the session table's lock, so a session opened meanwhile is not logged out behind its back.
+  std::unique_lock g(sessions_mu_);
+  for (const auto& [oh, o] : sessions_)
+    if (o->slot() == s->slot()) return;
+  if (s->token().login_state() != LoginState::none) {
     try {
       s->token().logout();
     } catch (const Error&) {
@@ -232,6 +239,11 @@ void Module::close_all_sessions(CK_SLOT_ID id) {
 
 void Module::login(CK_SESSION_HANDLE h, CK_USER_TYPE who, ByteView pin) {
   std::shared_ptr<Session> s = session(h);
+  if (who == CKU_CONTEXT_SPECIFIC) {
+    std::lock_guard<std::mutex> g(s->mu);
+    s->context_login(pin);
+    return;
+  }
   if (who == CKU_SO) {
     std::shared_lock g(sessions_mu_);
     for (const auto& [oh, o] : sessions_)

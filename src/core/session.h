@@ -59,6 +59,8 @@ class Session {
   void abort(OpKind kind);           // an argument error ended the operation
   void require_active(OpKind kind);  // CKR_OPERATION_NOT_INITIALIZED
   bool is_active(OpKind kind) { return active(kind).op != nullptr; }
+  // C_Login(CKU_CONTEXT_SPECIFIC): the PIN again for an active operation whose key demands it (section 5.6.8).
+  void context_login(ByteView pin);
 
   // Objects.
   CK_OBJECT_HANDLE create_object(AttributeMap attrs);
@@ -83,17 +85,22 @@ class Session {
   CK_OBJECT_HANDLE derive_key(const MechanismParams& m, CK_OBJECT_HANDLE base_key, AttributeMap tmpl);
 
   std::mutex mu;  // held by the ABI layer around each call on this session
+  void close() { closed_ = true; }  // C_CloseSession: nothing may be created through it any more
 
  private:
+  enum class Phase { single, update, final };
   struct Active {
     std::unique_ptr<Operation> op;
     ObjectPtr key;
     bool multipart = false;  // Update was called
     bool single_only = false;
-    std::optional<SecureBytes> pending;  // kept after CKR_BUFFER_TOO_SMALL
+    bool needs_auth = false;  // CKA_ALWAYS_AUTHENTICATE key: a context-specific login must come first
+    std::optional<SecureBytes> pending;  // kept after CKR_BUFFER_TOO_SMALL, for the same call only
+    Phase pending_phase = Phase::single;
   };
+  std::optional<SecureBytes> take_pending(Active& a, Phase phase);
   Active& active(OpKind k) { return ops_[static_cast<size_t>(k)]; }
-  OutResult deliver(Active& a, OpKind kind, SecureBytes result, OutSpec out, bool end_on_success);
+  OutResult deliver(Active& a, Phase phase, SecureBytes result, OutSpec out, bool end_on_success);
   void check_new_object_access(const AttributeMap& attrs);
   CK_OBJECT_HANDLE store_new(AttributeMap attrs);
 
@@ -102,6 +109,7 @@ class Session {
   std::shared_ptr<Token> token_;
   const bool rw_;
   std::array<Active, 5> ops_;
+  bool closed_ = false;
   bool find_active_ = false;
   std::vector<CK_OBJECT_HANDLE> found_;
   size_t found_pos_ = 0;

@@ -11,6 +11,7 @@ void Session::check_new_object_access(const AttributeMap& attrs) {
 }
 
 CK_OBJECT_HANDLE Session::store_new(AttributeMap attrs) {
+  require(!closed_, CKR_SESSION_CLOSED, "the session was closed");
   return token_->add_object(std::move(attrs), handle_)->handle;
 }
 
@@ -52,15 +53,21 @@ size_t Session::object_size(CK_OBJECT_HANDLE h) {
 }
 
 void Session::set_attributes(CK_OBJECT_HANDLE h, const std::vector<std::pair<CK_ATTRIBUTE_TYPE, SecureBytes>>& tmpl) {
-  ObjectPtr o = object(h);
-  if (o->is_token()) require(rw_, CKR_SESSION_READ_ONLY, "token objects need a read/write session");
-  require(is_modifiable(o->attrs), CKR_ACTION_PROHIBITED, "object is not modifiable");
-  AttributeMap n = o->attrs;
-  for (const auto& [type, value] : tmpl) {
-    check_modify(n, type, view(value), false, so());
-    n[type] = value;
+  // Optimistic: the changes are checked against the current object and applied only if nobody replaced it
+  // meanwhile; otherwise they are checked again against the newer one (a lost update could undo a one-way
+  // change such as CKA_SENSITIVE).
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    ObjectPtr o = object(h);
+    if (o->is_token()) require(rw_, CKR_SESSION_READ_ONLY, "token objects need a read/write session");
+    require(is_modifiable(o->attrs), CKR_ACTION_PROHIBITED, "object is not modifiable");
+    AttributeMap n = o->attrs;
+    for (const auto& [type, value] : tmpl) {
+      check_modify(n, type, view(value), false, so());
+      n[type] = value;
+    }
+    if (token_->replace_object(*o, std::move(n))) return;
   }
-  token_->replace_object(*o, std::move(n));
+  fail(CKR_FUNCTION_FAILED, "the object kept changing under this call");
 }
 
 void Session::find_init(const AttributeMap& tmpl) {

@@ -8,6 +8,7 @@
 #include "crypto/digest.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace keyseal::core {
 namespace {
@@ -51,10 +52,13 @@ void check_key_for(const Object& key, const MechanismRow& row, CK_ATTRIBUTE_TYPE
   require(key_type_compatible(row, key.key_type()), CKR_KEY_TYPE_INCONSISTENT, "key type does not fit the mechanism");
   if (usage) require(key.flag(usage), CKR_KEY_FUNCTION_NOT_PERMITTED, "the key's usage attribute forbids this");
   if (const SecureBytes* allowed = get_bytes(key.attrs, CKA_ALLOWED_MECHANISMS); allowed && !allowed->empty()) {
-    const size_t n = allowed->size() / sizeof(CK_MECHANISM_TYPE);
-    const auto* list = reinterpret_cast<const CK_MECHANISM_TYPE*>(allowed->data());
-    require(std::find(list, list + n, row.type) != list + n, CKR_MECHANISM_INVALID,
-            "mechanism not in the key's CKA_ALLOWED_MECHANISMS");
+    bool listed = false;
+    for (size_t off = 0; off + sizeof(CK_MECHANISM_TYPE) <= allowed->size(); off += sizeof(CK_MECHANISM_TYPE)) {
+      CK_MECHANISM_TYPE t;
+      std::memcpy(&t, allowed->data() + off, sizeof t);
+      listed |= t == row.type;
+    }
+    require(listed, CKR_MECHANISM_INVALID, "mechanism not in the key's CKA_ALLOWED_MECHANISMS");
   }
   const CK_ULONG size = key_size(key);
   require(size >= row.min_key && size <= row.max_key, CKR_KEY_SIZE_RANGE, "key size outside the mechanism's range");
@@ -92,9 +96,20 @@ void Session::op_init(OpKind kind, const MechanismParams& m, CK_OBJECT_HANDLE h)
       else fail(CKR_KEY_TYPE_INCONSISTENT, "a private key cannot verify or encrypt");
       break;
   }
+  a.needs_auth = (kind == OpKind::sign || kind == OpKind::decrypt) && key->flag(CKA_ALWAYS_AUTHENTICATE);
   a.op = std::move(op);
   a.key = std::move(key);
   a.single_only = !row->multipart;
+}
+
+void Session::context_login(ByteView pin) {
+  require(user(), CKR_USER_NOT_LOGGED_IN, "context-specific login needs a user login");
+  Active* target = nullptr;
+  for (OpKind k : {OpKind::sign, OpKind::decrypt})
+    if (active(k).op && active(k).needs_auth) target = &active(k);
+  require(target != nullptr, CKR_OPERATION_NOT_INITIALIZED, "no operation waits for a context-specific login");
+  token_->check_pin(CKU_USER, pin);
+  target->needs_auth = false;
 }
 
 ObjectPtr Session::key_object(CK_OBJECT_HANDLE h, CK_RV invalid_rv) {
@@ -120,12 +135,13 @@ void Session::require_active(OpKind kind) {
 
 void Session::abort(OpKind kind) { active(kind) = Active{}; }
 
-OutResult Session::deliver(Active& a, OpKind kind, SecureBytes result, OutSpec out, bool end_on_success) {
+OutResult Session::deliver(Active& a, Phase phase, SecureBytes result, OutSpec out, bool end_on_success) {
   OutResult res;
   res.length = result.size();
   if (out.query || result.size() > out.capacity) {
     res.too_small = !out.query;
     a.pending = std::move(result);
+    a.pending_phase = phase;
     return res;
   }
   res.bytes = std::move(result);
@@ -135,10 +151,25 @@ OutResult Session::deliver(Active& a, OpKind kind, SecureBytes result, OutSpec o
   return res;
 }
 
+// Output kept after CKR_BUFFER_TOO_SMALL goes to a repeat of the call that made it. A single-part result is the
+// operation's whole output, so a *Final call may collect it too (pkcs11-tool does); an Update's output is not,
+// and handing it to Final would silently drop the last block or the tag.
+std::optional<SecureBytes> Session::take_pending(Active& a, Phase phase) {
+  if (!a.pending) return std::nullopt;
+  if (a.pending_phase != phase && !(a.pending_phase == Phase::single && phase == Phase::final)) {
+    a = Active{};
+    fail(CKR_OPERATION_ACTIVE, "the previous call's output was never collected");
+  }
+  std::optional<SecureBytes> p = std::move(a.pending);
+  a.pending.reset();
+  return p;
+}
+
 OutResult Session::single(OpKind kind, ByteView in, OutSpec out) {
   Active& a = active(kind);
   require(a.op != nullptr, CKR_OPERATION_NOT_INITIALIZED, "operation not initialised");
-  if (a.pending) return deliver(a, kind, std::move(*a.pending), out, true);
+  require(!a.needs_auth, CKR_USER_NOT_LOGGED_IN, "this key needs C_Login(CKU_CONTEXT_SPECIFIC) first");
+  if (auto p = take_pending(a, Phase::single)) return deliver(a, Phase::single, std::move(*p), out, true);
   if (a.multipart) {
     a = Active{};
     fail(CKR_OPERATION_ACTIVE, "single-part call after a multi-part update");
@@ -155,23 +186,24 @@ OutResult Session::single(OpKind kind, ByteView in, OutSpec out) {
     a = Active{};
     throw;
   }
-  return deliver(a, kind, std::move(result), out, true);
+  return deliver(a, Phase::single, std::move(result), out, true);
 }
 
 OutResult Session::update(OpKind kind, ByteView in, OutSpec out) {
   Active& a = active(kind);
   require(a.op != nullptr, CKR_OPERATION_NOT_INITIALIZED, "operation not initialised");
+  require(!a.needs_auth, CKR_USER_NOT_LOGGED_IN, "this key needs C_Login(CKU_CONTEXT_SPECIFIC) first");
   try {
     require(!a.single_only, CKR_FUNCTION_NOT_SUPPORTED, "this mechanism is single-part only");
     a.multipart = true;
     if (kind == OpKind::encrypt || kind == OpKind::decrypt) {
-      if (a.pending) return deliver(a, kind, std::move(*a.pending), out, false);
+      if (auto p = take_pending(a, Phase::update)) return deliver(a, Phase::update, std::move(*p), out, false);
       if (out.query) {
         OutResult r;
         r.length = a.op->transform_size(in.size());
         return r;
       }
-      return deliver(a, kind, a.op->transform(in), out, false);
+      return deliver(a, Phase::update, a.op->transform(in), out, false);
     }
     a.op->absorb(in);
     return OutResult{};
@@ -184,7 +216,8 @@ OutResult Session::update(OpKind kind, ByteView in, OutSpec out) {
 OutResult Session::final(OpKind kind, OutSpec out) {
   Active& a = active(kind);
   require(a.op != nullptr, CKR_OPERATION_NOT_INITIALIZED, "operation not initialised");
-  if (a.pending) return deliver(a, kind, std::move(*a.pending), out, true);
+  require(!a.needs_auth, CKR_USER_NOT_LOGGED_IN, "this key needs C_Login(CKU_CONTEXT_SPECIFIC) first");
+  if (auto p = take_pending(a, Phase::final)) return deliver(a, Phase::final, std::move(*p), out, true);
   try {
     require(!a.single_only, CKR_FUNCTION_NOT_SUPPORTED, "this mechanism is single-part only");
     if (out.query) {
@@ -192,7 +225,7 @@ OutResult Session::final(OpKind kind, OutSpec out) {
       r.length = a.op->finish_size();
       return r;
     }
-    return deliver(a, kind, a.op->finish(), out, true);
+    return deliver(a, Phase::final, a.op->finish(), out, true);
   } catch (...) {
     a = Active{};
     throw;

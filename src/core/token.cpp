@@ -141,15 +141,24 @@ SecureBytes Token::verify_pin(CK_USER_TYPE who, ByteView pin) {
   if (acct == CKU_USER && !backend_->has_pin(*db_, CKU_USER))
     fail(CKR_USER_PIN_NOT_INITIALIZED, "the user PIN is not initialised");
   const uint32_t max = config_.max_pin_attempts;
-  if (failures(acct) >= max) fail(CKR_PIN_LOCKED, std::string(role(acct)) + " PIN is locked");
+  // The attempt is counted before the PIN is tried, in one store transaction, so parallel guesses (threads or
+  // processes) cannot get past the limit; a right PIN sets the count back.
+  uint32_t before = 0;
+  db_->transaction([&] {
+    before = failures(acct);
+    if (before >= max) fail(CKR_PIN_LOCKED, std::string(role(acct)) + " PIN is locked");
+    set_failures(acct, before + 1);
+  });
   try {
     SecureBytes mk = backend_->unlock(*db_, acct, pin);
-    if (failures(acct) != 0) set_failures(acct, 0);
+    db_->transaction([&] { set_failures(acct, 0); });
     return mk;
   } catch (const Error& e) {
-    if (e.rv != CKR_PIN_INCORRECT) throw;
-    db_->transaction([&] { set_failures(acct, failures(acct) + 1); });
-    log::warn(std::string("wrong ") + role(acct) + " PIN for token in slot " + std::to_string(slot_));
+    if (e.rv == CKR_PIN_INCORRECT) {
+      log::warn(std::string("wrong ") + role(acct) + " PIN for token in slot " + std::to_string(slot_));
+    } else {
+      db_->transaction([&] { set_failures(acct, before); });  // not a guess: give the attempt back
+    }
     throw;
   }
 }
@@ -160,18 +169,20 @@ LoginState Token::login_state() const {
 }
 
 void Token::login(CK_USER_TYPE who, ByteView pin) {
-  std::unique_lock g(mu_);
-  if (who == CKU_CONTEXT_SPECIFIC) {
-    require(state_ == LoginState::user, CKR_USER_NOT_LOGGED_IN, "context-specific login needs a user login");
-    g.unlock();
-    verify_pin(CKU_USER, pin);
-    return;
-  }
   require(who == CKU_USER || who == CKU_SO, CKR_USER_TYPE_INVALID, "unknown user type");
   const LoginState want = who == CKU_SO ? LoginState::so : LoginState::user;
-  if (state_ == want) fail(CKR_USER_ALREADY_LOGGED_IN, "already logged in");
-  if (state_ != LoginState::none) fail(CKR_USER_ANOTHER_ALREADY_LOGGED_IN, "another user is logged in");
+  auto check_state = [&] {
+    if (state_ == want) fail(CKR_USER_ALREADY_LOGGED_IN, "already logged in");
+    if (state_ != LoginState::none) fail(CKR_USER_ANOTHER_ALREADY_LOGGED_IN, "another user is logged in");
+  };
+  {
+    std::shared_lock g(mu_);
+    check_state();
+  }
+  // Argon2id runs with no token lock held, so signers on other sessions are not stalled by a login.
   SecureBytes mk = verify_pin(who, pin);
+  std::unique_lock g(mu_);
+  check_state();  // another thread may have logged in meanwhile
   master_key_ = std::move(mk);
   state_ = want;
   loaded_.clear();  // reload token objects with their secret components
@@ -193,12 +204,15 @@ void Token::logout() {
 
 void Token::init_pin(ByteView pin) {
   check_pin_length(pin);
-  std::unique_lock g(mu_);
-  require(state_ == LoginState::so, CKR_USER_NOT_LOGGED_IN, "C_InitPIN needs the SO logged in");
-  db_->transaction([&] {
-    backend_->set_pin(*db_, CKU_USER, view(master_key_), pin);
-    set_failures(CKU_USER, 0);
-  });
+  SecureBytes mk;
+  {
+    std::shared_lock g(mu_);
+    require(state_ == LoginState::so, CKR_USER_NOT_LOGGED_IN, "C_InitPIN needs the SO logged in");
+    mk = master_key_;
+  }
+  // Sealing runs Argon2id: no token lock and no store transaction are held meanwhile.
+  backend_->set_pin(*db_, CKU_USER, view(mk), pin);
+  db_->transaction([&] { set_failures(CKU_USER, 0); });
 }
 
 void Token::set_pin(ByteView old_pin, ByteView new_pin) {
@@ -206,8 +220,7 @@ void Token::set_pin(ByteView old_pin, ByteView new_pin) {
   const LoginState s = login_state();
   const CK_USER_TYPE who = s == LoginState::so ? CKU_SO : CKU_USER;
   SecureBytes mk = verify_pin(who, old_pin);
-  std::unique_lock g(mu_);
-  db_->transaction([&] { backend_->set_pin(*db_, who, view(mk), new_pin); });
+  backend_->set_pin(*db_, who, view(mk), new_pin);
 }
 
 void Token::reinitialize(ByteView so_pin, ByteView label32) {
@@ -224,6 +237,7 @@ void Token::reinitialize(ByteView so_pin, ByteView label32) {
   loaded_.clear();
   session_objects_.clear();
   state_ = LoginState::none;
+  secure_wipe(master_key_.data(), master_key_.size());
   master_key_.clear();
   log::info("re-initialised token in slot " + std::to_string(slot_));
 }

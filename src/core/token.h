@@ -61,7 +61,8 @@ class Token {
   // Objects. `user` says whether private objects are visible.
   ObjectPtr object(CK_OBJECT_HANDLE h, bool user);
   ObjectPtr add_object(AttributeMap attrs, CK_SESSION_HANDLE owner);  // CKA_TOKEN picks where it goes
-  ObjectPtr replace_object(const Object& old, AttributeMap attrs);    // C_SetAttributeValue
+  // C_SetAttributeValue: nullptr when `old` is no longer the current object (changed by another thread).
+  ObjectPtr replace_object(const Object& old, AttributeMap attrs);
   void destroy_object(const Object& obj);
   std::vector<CK_OBJECT_HANDLE> find(const AttributeMap& tmpl, bool user);
   void drop_session_objects(CK_SESSION_HANDLE owner);  // session closed

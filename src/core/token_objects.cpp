@@ -199,10 +199,13 @@ ObjectPtr Token::replace_object(const Object& old, AttributeMap attrs) {
   obj->attrs = std::move(attrs);
   std::unique_lock g(mu_);
   if (old.row_id == 0) {
-    require(session_objects_.count(old.handle) != 0, CKR_OBJECT_HANDLE_INVALID, "object was destroyed");
-    session_objects_[old.handle] = obj;
+    auto it = session_objects_.find(old.handle);
+    require(it != session_objects_.end(), CKR_OBJECT_HANDLE_INVALID, "object was destroyed");
+    if (it->second.get() != &old) return nullptr;  // replaced meanwhile: the caller checks again
+    it->second = obj;
     return obj;
   }
+  if (auto it = loaded_.find(old.handle); it != loaded_.end() && it->second.get() != &old) return nullptr;
   require(old.secrets_loaded, CKR_USER_NOT_LOGGED_IN, "changing this object needs a login");
   db_->update_object(to_row(*obj));
   loaded_[obj->handle] = obj;

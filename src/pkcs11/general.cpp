@@ -63,8 +63,10 @@ CK_RV initialize(CK_VOID_PTR init_args) {
       const int given = !!a->CreateMutex + !!a->DestroyMutex + !!a->LockMutex + !!a->UnlockMutex;
       if (given != 0 && given != 4)
         return log_result("C_Initialize", CKR_ARGUMENTS_BAD, "mutex functions must be all given or none");
-      // With or without the application's mutex functions, keyseal uses the OS's locks (CKF_OS_LOCKING_OK
-      // semantics); it never creates threads.
+      // keyseal locks with the OS's primitives; it cannot use an application's mutex functions, so when it is
+      // asked to (functions given, CKF_OS_LOCKING_OK clear) it says so (section 5.4, C_Initialize).
+      if (given == 4 && !(a->flags & CKF_OS_LOCKING_OK))
+        return log_result("C_Initialize", CKR_CANT_LOCK, "only OS locking is supported");
     }
     std::unique_lock g(lifecycle());
     if (g_module) return log_result("C_Initialize", CKR_CRYPTOKI_ALREADY_INITIALIZED, "");
@@ -75,8 +77,12 @@ CK_RV initialize(CK_VOID_PTR init_args) {
     return log_result("C_Initialize", CKR_OK, "");
   } catch (const Error& e) {
     return log_result("C_Initialize", e.rv == CKR_ARGUMENTS_BAD ? CKR_FUNCTION_FAILED : e.rv, e.detail.c_str());
+  } catch (const std::bad_alloc&) {
+    return log_result("C_Initialize", CKR_HOST_MEMORY, "out of memory");
   } catch (const std::exception& e) {
     return log_result("C_Initialize", CKR_GENERAL_ERROR, e.what());
+  } catch (...) {
+    return log_result("C_Initialize", CKR_GENERAL_ERROR, "unknown exception");
   }
 }
 
@@ -90,6 +96,8 @@ CK_RV finalize(CK_VOID_PTR reserved) {
     return log_result("C_Finalize", CKR_OK, "");
   } catch (const std::exception& e) {
     return log_result("C_Finalize", CKR_GENERAL_ERROR, e.what());
+  } catch (...) {
+    return log_result("C_Finalize", CKR_GENERAL_ERROR, "unknown exception");
   }
 }
 

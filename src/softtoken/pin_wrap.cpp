@@ -10,7 +10,7 @@ namespace {
 
 constexpr size_t kSalt = 16, kHeader = 1 + 12 + kSalt;
 // Upper bounds on stored parameters, so a tampered record cannot make us allocate unbounded memory.
-constexpr uint32_t kMaxT = 64, kMaxMKib = 4u << 20, kMaxLanes = 64;
+constexpr uint32_t kMaxT = 16, kMaxMKib = 1u << 20, kMaxLanes = 16;  // at most 1 GiB per login
 
 void put_u32(SecureBytes& b, uint32_t v) {
   for (int i = 3; i >= 0; --i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));

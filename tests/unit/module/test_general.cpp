@@ -17,6 +17,16 @@ TEST(General, NotInitializedAndArguments) {
   args.pReserved = nullptr;
   args.CreateMutex = reinterpret_cast<CK_CREATEMUTEX>(1);  // some but not all mutex functions
   EXPECT_EQ(C_Initialize(&args), CKR_ARGUMENTS_BAD);
+  // All four mutex functions without CKF_OS_LOCKING_OK: keyseal can only lock with the OS.
+  args.DestroyMutex = reinterpret_cast<CK_DESTROYMUTEX>(1);
+  args.LockMutex = reinterpret_cast<CK_LOCKMUTEX>(1);
+  args.UnlockMutex = reinterpret_cast<CK_UNLOCKMUTEX>(1);
+  EXPECT_EQ(C_Initialize(&args), CKR_CANT_LOCK);
+  args.flags = CKF_OS_LOCKING_OK;  // the same functions with OS locking allowed: accepted
+  setenv("KEYSEAL_STORE", "/tmp/keyseal-general-test-empty", 1);
+  unsetenv("KEYSEAL_CONF");
+  ASSERT_EQ(C_Initialize(&args), CKR_OK);
+  ASSERT_EQ(C_Finalize(nullptr), CKR_OK);
   args = CK_C_INITIALIZE_ARGS{};
   args.flags = CKF_OS_LOCKING_OK;
   setenv("KEYSEAL_STORE", "/tmp/keyseal-general-test-empty", 1);

@@ -261,5 +261,46 @@ TEST_F(ModuleTest, RandomAndNullArguments) {
   EXPECT_EQ(C_FindObjects(s, nullptr, 1, nullptr), CKR_ARGUMENTS_BAD);
 }
 
+TEST_F(ModuleTest, AlwaysAuthenticateKeyNeedsContextSpecificLogin) {
+  CK_SESSION_HANDLE s = open();
+  login_user(s);
+  CK_MECHANISM gen{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+  CK_BBOOL yes = CK_TRUE;
+  std::vector<CK_ATTRIBUTE> pub = {attr(CKA_EC_PARAMS, kP256.data(), kP256.size())};
+  std::vector<CK_ATTRIBUTE> priv = {attr(CKA_ALWAYS_AUTHENTICATE, &yes, 1), attr(CKA_SIGN, &yes, 1)};
+  CK_OBJECT_HANDLE hpub, hpriv;
+  ASSERT_EQ(C_GenerateKeyPair(s, &gen, pub.data(), pub.size(), priv.data(), priv.size(), &hpub, &hpriv), CKR_OK);
+  const CK_UTF8CHAR_PTR pin = (CK_UTF8CHAR_PTR)kUserPin;
+  EXPECT_EQ(C_Login(s, CKU_CONTEXT_SPECIFIC, pin, strlen(kUserPin)), CKR_OPERATION_NOT_INITIALIZED);
+  CK_MECHANISM m{CKM_ECDSA, nullptr, 0};
+  CK_BYTE hash[32] = {1}, sig[64];
+  CK_ULONG len = sizeof sig;
+  ASSERT_EQ(C_SignInit(s, &m, hpriv), CKR_OK);
+  EXPECT_EQ(C_Sign(s, hash, 32, sig, &len), CKR_USER_NOT_LOGGED_IN);
+  EXPECT_EQ(C_Login(s, CKU_CONTEXT_SPECIFIC, (CK_UTF8CHAR_PTR) "wrong-pin", 9), CKR_PIN_INCORRECT);
+  ASSERT_EQ(C_Login(s, CKU_CONTEXT_SPECIFIC, pin, strlen(kUserPin)), CKR_OK);
+  ASSERT_EQ(C_Sign(s, hash, 32, sig, &len), CKR_OK);
+  // The next signature needs the PIN again.
+  ASSERT_EQ(C_SignInit(s, &m, hpriv), CKR_OK);
+  EXPECT_EQ(C_Sign(s, hash, 32, sig, &len), CKR_USER_NOT_LOGGED_IN);
+}
+
+TEST_F(ModuleTest, KeptOutputGoesOnlyToTheSameCall) {
+  CK_SESSION_HANDLE s = open();
+  login_user(s);
+  CK_OBJECT_HANDLE key = aes_key(s, 16, false);
+  std::vector<uint8_t> iv(16, 3);
+  CK_MECHANISM m{CKM_AES_CBC_PAD, iv.data(), iv.size()};
+  std::vector<uint8_t> data(40, 9), out(64);
+  ASSERT_EQ(C_EncryptInit(s, &m, key), CKR_OK);
+  CK_ULONG n = 1;
+  ASSERT_EQ(C_EncryptUpdate(s, data.data(), data.size(), out.data(), &n), CKR_BUFFER_TOO_SMALL);
+  EXPECT_EQ(n, 32u);
+  n = out.size();
+  // Asking Final for the Update's output is refused instead of silently dropping the last block.
+  EXPECT_EQ(C_EncryptFinal(s, out.data(), &n), CKR_OPERATION_ACTIVE);
+  EXPECT_EQ(C_EncryptFinal(s, out.data(), &n), CKR_OPERATION_NOT_INITIALIZED);
+}
+
 }  // namespace
 }  // namespace keyseal::test
