@@ -47,12 +47,29 @@ std::string kind_of(Session& s, CK_OBJECT_HANDLE obj, CK_OBJECT_CLASS cls) {
   return kind;
 }
 
+// The PKCS#11 3.0 profiles a token states with CKO_PROFILE objects (profiles specification, CKP_* values).
+std::string profile_name(CK_ULONG id) {
+  switch (id) {
+    case CKP_BASELINE_PROVIDER: return "baseline provider";
+    case CKP_EXTENDED_PROVIDER: return "extended provider";
+    case CKP_AUTHENTICATION_TOKEN: return "authentication token";
+    case CKP_PUBLIC_CERTIFICATES_TOKEN: return "public certificates token";
+    default: return "profile " + std::to_string(id);
+  }
+}
+
 void list_objects(Session& s, const std::string& token, std::ostream& out) {
   const auto objects = s.find_all();
-  if (objects.empty()) out << "    (none)\n";
+  std::vector<std::string> profiles;
+  size_t shown = 0;
   for (const CK_OBJECT_HANDLE obj : objects) {
     const auto cls = s.ulong_attribute(obj, CKA_CLASS);
     if (!cls) continue;  // every object has a class; skip one the module cannot describe
+    if (*cls == CKO_PROFILE) {  // not a user object: reported on one line below
+      if (const auto id = s.ulong_attribute(obj, CKA_PROFILE_ID)) profiles.push_back(profile_name(*id));
+      continue;
+    }
+    ++shown;
     const auto label_bytes = s.attribute(obj, CKA_LABEL);
     const auto id = s.attribute(obj, CKA_ID);
     std::optional<std::string> label;
@@ -67,6 +84,8 @@ void list_objects(Session& s, const std::string& token, std::ostream& out) {
     if (id) parts.id = std::span<const uint8_t>(*id);
     out << "      " << object_uri(parts) << "\n";
   }
+  if (shown == 0) out << "    (none)\n";
+  if (!profiles.empty()) out << "  profiles: " << join(profiles) << "\n";
 }
 
 }  // namespace
