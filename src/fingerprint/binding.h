@@ -1,0 +1,61 @@
+// Tolerant k-of-n binding of a random secret to the machine's factors (issue 5, item 2): enrol splits a
+// secret, masks share i with a key derived from factor i (no per-share check), recover tries k-subsets.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/secure_bytes.h"
+#include "fingerprint/factor.h"
+
+namespace keyseal::fingerprint {
+
+inline constexpr uint8_t kRecordVersion = 1;
+inline constexpr size_t kSecretLen = 32;
+inline constexpr size_t kSaltLen = 32;
+inline constexpr size_t kMaxIdLen = 64;
+
+// The stored binding record. Share i has x = i + 1 and belongs to factor_ids[i].
+struct Record {
+  uint8_t version = kRecordVersion;
+  uint8_t k = 0;
+  uint8_t n = 0;
+  std::vector<uint8_t> salt;                 // kSaltLen random bytes, per record
+  std::vector<std::string> factor_ids;       // n ids, unique, [a-z0-9-], 1..kMaxIdLen chars
+  std::vector<std::vector<uint8_t>> masked;  // n masked shares of kSecretLen bytes
+};
+
+// Wire form: version | k | n | salt[32] | n x (id_len | id | masked[32]). No trailing bytes.
+std::vector<uint8_t> serialize(const Record& r);
+// Full bounds and consistency checks; anything malformed gives Error(CKR_DEVICE_ERROR, ...).
+Record parse_record(ByteView bytes);
+
+struct Enrollment {
+  SecureBytes secret;  // kSecretLen random bytes; the caller feeds it into its key derivation
+  Record record;
+};
+
+// Binds a fresh random secret to the present factors: n = present factors, k = max(1, n - tolerated_changes).
+// No present factor at all gives CKR_FUNCTION_FAILED (there is nothing to bind to); duplicate ids give
+// CKR_ARGUMENTS_BAD.
+Enrollment enrol(const std::vector<Factor>& factors, unsigned tolerated_changes = 1);
+
+struct Recovery {
+  SecureBytes secret;
+  std::vector<std::string> used;     // ids of the k factors whose shares gave the accepted secret
+  std::vector<std::string> matched;  // every recorded id whose current value still matches
+  std::vector<std::string> changed;  // recorded ids that are missing or changed now
+  bool needs_reenrol() const { return !changed.empty(); }
+};
+
+// The caller's check (the GCM tag over the wrapped master key); the only check there is.
+using SecretCheck = std::function<bool(ByteView candidate_secret)>;
+
+// Tries each k-subset of the recorded factors that are present now, in lexicographic order of record
+// position (so with every factor present the first subset is the first k), calling check until it
+// returns true. nullopt when no subset is accepted (too many changes, or a wrong PIN in the caller's check).
+std::optional<Recovery> recover(const Record& record, const std::vector<Factor>& current, const SecretCheck& check);
+
+}  // namespace keyseal::fingerprint
