@@ -20,12 +20,16 @@ struct PKey::State {
   // one per signature costs about a quarter of a P-256 signature. A context is used by one thread at a time.
   mutable std::mutex pool_mu;
   mutable std::vector<EVP_PKEY_CTX*> sign_pool;
+  // Ed25519: a context initialised once for EVP_DigestSign (built under pool_mu on first use, never changed
+  // afterwards); each signature copies it instead of paying EVP_DigestSignInit_ex's fetch and setup.
+  mutable EVP_MD_CTX* ed_sign_template = nullptr;
 
   State() = default;
   State(const State&) = delete;
   State& operator=(const State&) = delete;
   ~State() {
     for (EVP_PKEY_CTX* c : sign_pool) EVP_PKEY_CTX_free(c);
+    EVP_MD_CTX_free(ed_sign_template);
   }
 };
 

@@ -87,6 +87,27 @@ PkeyCtxPtr take_sign_ctx(const PKey& k) {
   return c;
 }
 
+// A fresh Ed25519 signing context, copied from the key's template (built on first use).
+MdCtxPtr ed25519_sign_ctx(const PKey& k) {
+  const PKey::State& st = *k.state();
+  const EVP_MD_CTX* tmpl = nullptr;
+  {
+    std::lock_guard<std::mutex> g(st.pool_mu);
+    if (!st.ed_sign_template) {
+      MdCtxPtr t(EVP_MD_CTX_new());
+      if (!t) ossl_fail(CKR_HOST_MEMORY, "EVP_MD_CTX_new");
+      ossl_check(EVP_DigestSignInit_ex(t.get(), nullptr, nullptr, libctx(), nullptr, k.get(), nullptr),
+                 CKR_FUNCTION_FAILED, "Ed25519 sign init");
+      st.ed_sign_template = t.release();
+    }
+    tmpl = st.ed_sign_template;
+  }
+  MdCtxPtr c(EVP_MD_CTX_new());
+  if (!c) ossl_fail(CKR_HOST_MEMORY, "EVP_MD_CTX_new");
+  ossl_check(EVP_MD_CTX_copy_ex(c.get(), tmpl), CKR_FUNCTION_FAILED, "Ed25519 context copy");
+  return c;
+}
+
 void give_back_sign_ctx(const PKey& k, PkeyCtxPtr c) {
   constexpr size_t kMaxPooled = 16;
   std::lock_guard<std::mutex> g(k.state()->pool_mu);
@@ -202,10 +223,7 @@ class SignVerify final : public Operation {
 
   SecureBytes sign_tbs(ByteView tbs) {
     if (mech_.scheme == Scheme::eddsa) {
-      MdCtxPtr mctx(EVP_MD_CTX_new());
-      if (!mctx) ossl_fail(CKR_HOST_MEMORY, "EVP_MD_CTX_new");
-      ossl_check(EVP_DigestSignInit_ex(mctx.get(), nullptr, nullptr, libctx(), nullptr, key_.get(), nullptr),
-                 CKR_FUNCTION_FAILED, "Ed25519 sign init");
+      MdCtxPtr mctx = ed25519_sign_ctx(key_);
       SecureBytes sig(64);
       size_t len = sig.size();
       ossl_check(EVP_DigestSign(mctx.get(), sig.data(), &len, tbs.data(), tbs.size()), CKR_FUNCTION_FAILED,

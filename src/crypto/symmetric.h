@@ -16,6 +16,25 @@ namespace keyseal::crypto {
 // output_size / transform_size / finish_size are exact or upper bounds.
 std::unique_ptr<Operation> make_aes_cipher(bool encrypt, ByteView key, const MechanismParams& m);
 
+// An AES key prepared for repeated use: keyed cipher contexts (key schedule, GCM hash key) per mode and
+// direction are kept in a small pool; an operation takes one, sets only its IV, and gives it back when it
+// completed normally (as `openssl speed -aead` re-initialises only the IV). Thread-safe: the pool is locked,
+// a context is used by one operation at a time. key: 16, 24 or 32 bytes else CKR_KEY_SIZE_RANGE.
+class AesKey {
+ public:
+  struct State;
+  explicit AesKey(ByteView key);
+  ~AesKey();
+  AesKey(const AesKey&) = delete;
+  AesKey& operator=(const AesKey&) = delete;
+  const std::shared_ptr<State>& state() const { return s_; }
+
+ private:
+  std::shared_ptr<State> s_;
+};
+// Same mechanisms, parameters and errors as the overload above. The operation may outlive `key`.
+std::unique_ptr<Operation> make_aes_cipher(bool encrypt, const AesKey& key, const MechanismParams& m);
+
 // RFC 3394 (CKM_AES_KEY_WRAP, data a multiple of 8 and >= 16 bytes) / RFC 5649 (CKM_AES_KEY_WRAP_PAD).
 SecureBytes aes_key_wrap(ByteView kek, ByteView data, bool pad);
 // Integrity failure: CKR_WRAPPED_KEY_INVALID; impossible length: CKR_WRAPPED_KEY_LEN_RANGE.

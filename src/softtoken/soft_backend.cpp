@@ -54,6 +54,14 @@ const crypto::PKey& private_pkey(const core::Object& key) {
   return *p;
 }
 
+// The AES key of a secret key object, prepared once (keyed cipher contexts) and kept with the object.
+const crypto::AesKey& aes_key(const core::Object& key) {
+  auto k = key.cached<crypto::AesKey>(core::Object::backend_slot, [&]() -> std::shared_ptr<const void> {
+    return std::make_shared<const crypto::AesKey>(view(secret_value(key)));
+  });
+  return *k;
+}
+
 bool is_key_wrap(CK_MECHANISM_TYPE t) { return t == CKM_AES_KEY_WRAP || t == CKM_AES_KEY_WRAP_PAD; }
 
 // AES key wrap used through C_Encrypt/C_Decrypt: single-part only.
@@ -77,7 +85,7 @@ std::unique_ptr<Operation> aes_operation(const core::Object& key, const Mechanis
   require(key.key_type() == CKK_AES, CKR_KEY_TYPE_INCONSISTENT, "not an AES key");
   if (is_key_wrap(m.type))
     return std::make_unique<KeyWrapOperation>(secret_value(key), m.type == CKM_AES_KEY_WRAP_PAD, encrypt);
-  return crypto::make_aes_cipher(encrypt, view(secret_value(key)), m);
+  return crypto::make_aes_cipher(encrypt, aes_key(key), m);
 }
 
 }  // namespace
