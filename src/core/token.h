@@ -92,6 +92,10 @@ class Token {
   LoginState state_ = LoginState::none;
   SecureBytes master_key_;  // present while someone is logged in
   uint64_t seen_version_ = 0;
+  // When the store's data version was last compared (steady clock, ns). A loaded key used again within
+  // kRecheckNs skips the comparison: another process's change shows in key lookups within that time, and in
+  // C_FindObjects at once.
+  std::atomic<int64_t> last_check_ns_{0};
   struct RowRef {
     int64_t row;
     bool is_private;

@@ -9,6 +9,8 @@
 #include "store/attribute_codec.h"
 #include "store/token_db.h"
 
+#include <chrono>
+
 namespace keyseal::core {
 namespace {
 
@@ -38,7 +40,16 @@ bool visible(const Object& o, bool user) { return user || !o.is_private(); }
 
 }  // namespace
 
+namespace {
+constexpr int64_t kRecheckNs = 20'000'000;  // 20 ms
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
 void Token::sync_locked() {
+  last_check_ns_.store(now_ns(), std::memory_order_relaxed);
   const uint64_t v = db_->data_version();
   if (v != seen_version_) {
     seen_version_ = v;
@@ -153,9 +164,17 @@ ObjectPtr Token::object(CK_OBJECT_HANDLE h, bool user) {
       return it->second;
     }
     if (auto it = profiles_.find(h); it != profiles_.end()) return it->second;
-    if (auto it = loaded_.find(h); it != loaded_.end() && db_->data_version() == seen_version_) {
-      require(visible(*it->second, user), CKR_OBJECT_HANDLE_INVALID, "private object needs a login");
-      return it->second;
+    if (auto it = loaded_.find(h); it != loaded_.end()) {
+      const int64_t now = now_ns();
+      bool fresh = now - last_check_ns_.load(std::memory_order_relaxed) < kRecheckNs;
+      if (!fresh && db_->data_version() == seen_version_) {
+        last_check_ns_.store(now, std::memory_order_relaxed);
+        fresh = true;
+      }
+      if (fresh) {
+        require(visible(*it->second, user), CKR_OBJECT_HANDLE_INVALID, "private object needs a login");
+        return it->second;
+      }
     }
   }
   std::unique_lock g(mu_);
