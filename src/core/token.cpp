@@ -3,7 +3,6 @@
 
 #include "common/log.h"
 #include "core/padded.h"
-#include "crypto/random.h"
 #include "store/token_db.h"
 
 #include <cstring>
@@ -13,16 +12,6 @@ namespace {
 
 constexpr CK_ULONG kMinPin = 4, kMaxPin = 255;
 constexpr std::string_view kFormat = "keyseal-token-1";
-
-std::string to_hex(ByteView b) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (uint8_t c : b) {
-    s.push_back(d[c >> 4]);
-    s.push_back(d[c & 15]);
-  }
-  return s;
-}
 
 std::string meta_string(store::TokenDb& db, std::string_view key) {
   auto v = db.get_meta(key);
@@ -72,7 +61,7 @@ std::shared_ptr<Token> Token::create(CK_SLOT_ID slot, const std::filesystem::pat
   check_pin_length(so_pin);
   auto db = store::TokenDb::open(file, store::OpenMode::create_new);
   std::shared_ptr<Token> t(new Token(slot, std::move(db), std::move(backend), config));
-  t->uid_ = to_hex(view(crypto::random_bytes(16)));
+  t->uid_ = new_object_uid();  // same form as object ids: 32 hex digits
   try {
     t->db_->transaction([&] {
       t->db_->set_meta("format", view(kFormat));

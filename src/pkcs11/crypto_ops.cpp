@@ -36,11 +36,11 @@ CK_RV update(const char* fn, CK_SESSION_HANDLE h, K kind, CK_BYTE_PTR in, CK_ULO
              CK_ULONG_PTR out_len) {
   return in_operation(fn, h, kind, [&](core::Session& s) {
     const ByteView data = input(in, in_len);
-    if (!out_len) {  // sign, verify and digest updates have no output
+    if (kind != K::encrypt && kind != K::decrypt) {  // sign, verify and digest updates have no output
       s.update(kind, data, core::OutSpec{});
       return CKR_OK;
     }
-    return put_output(s.update(kind, data, out_spec(out, out_len)), out, out_len);
+    return put_output(s.update(kind, data, out_spec(out, out_len)), out, out_len);  // NULL out_len ends it
   });
 }
 
@@ -76,10 +76,6 @@ KS_EXPORT CK_RV C_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, 
 }
 KS_EXPORT CK_RV C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                                 CK_ULONG_PTR out_len) {
-  if (!out_len)
-    return in_operation(__func__, h, K::encrypt, [](core::Session&) -> CK_RV {
-      fail(CKR_ARGUMENTS_BAD, "NULL output length pointer");  // ends the operation
-    });
   return update(__func__, h, K::encrypt, in, in_len, out, out_len);
 }
 KS_EXPORT CK_RV C_EncryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
@@ -94,10 +90,6 @@ KS_EXPORT CK_RV C_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, 
 }
 KS_EXPORT CK_RV C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                                 CK_ULONG_PTR out_len) {
-  if (!out_len)
-    return in_operation(__func__, h, K::decrypt, [](core::Session&) -> CK_RV {
-      fail(CKR_ARGUMENTS_BAD, "NULL output length pointer");  // ends the operation
-    });
   return update(__func__, h, K::decrypt, in, in_len, out, out_len);
 }
 KS_EXPORT CK_RV C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
