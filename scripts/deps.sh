@@ -4,8 +4,8 @@
 # clang for the fuzzers). Skips apt-get when everything is already there.
 set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libssl-dev libsqlite3-dev libargon2-dev libp11-kit-dev
-            libgtest-dev libbenchmark-dev opensc openssl sqlite3)
-test_pkgs=(softhsm2 python3-cryptography-vectors clang libclang-rt-14-dev xxd util-linux)
+            libgtest-dev libbenchmark-dev opensc openssl sqlite3 libtss2-dev)
+test_pkgs=(swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools softhsm2 python3-cryptography-vectors clang libclang-rt-14-dev xxd util-linux)
 pkgs=("${build_pkgs[@]}")
 [[ "${1:-build}" == test ]] && pkgs+=("${test_pkgs[@]}")
 missing=()

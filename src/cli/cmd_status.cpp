@@ -6,7 +6,11 @@
 #include "cli/rv_text.h"
 #include "cli/uri.h"
 #include "core/config.h"
+#ifdef KEYSEAL_WITH_TPM
+#include "tpm/tpm_backend.h"
+#endif
 
+#include <filesystem>
 #include <iostream>
 #include <ostream>
 #include <string>
@@ -42,6 +46,9 @@ void print_config(std::ostream& out, bool& ok) {
         << "\n";
     out << "  new tokens: Argon2id t_cost " << c.argon2_t_cost << ", m_cost " << c.argon2_m_cost_kib
         << " KiB, lanes " << c.argon2_lanes << "; " << c.max_pin_attempts << " PIN attempts before lock\n";
+    out << "  new token kind: " << c.backend << (c.backend == "auto" ? " (the TPM when one answers)" : "") << "\n";
+    out << "  TPM connection (tcti): " << (c.tcti.empty() ? "(tss2 default)" : c.tcti) << "\n";
+    if (!c.tpm_pcrs.empty()) out << "  new TPM tokens bound to PCRs " << c.tpm_pcrs << "\n";
   } catch (const Error& e) {
     ok = false;
     out << "  (unreadable, see error)\n";
@@ -85,6 +92,40 @@ void print_slot(const Module& m, CK_SLOT_ID id, std::ostream& out) {
   out << "\n";
 }
 
+// Like Windows' Get-Tpm: present, ready, vendor, PCR banks, lockout. Only asks when a TPM may be there.
+void print_tpm(std::ostream& out) {
+  out << "TPM:\n";
+  std::string tcti;
+  try {
+    tcti = core::load_config().tcti;
+  } catch (const Error&) {
+    // already reported by print_config
+  }
+  std::error_code ec;
+  if (tcti.empty() && !std::filesystem::exists("/dev/tpmrm0", ec) && !std::filesystem::exists("/dev/tpm0", ec)) {
+    out << "  present: no (no /dev/tpmrm0 or /dev/tpm0, and no tcti configured: set KEYSEAL_TCTI or 'tcti =')\n";
+    return;
+  }
+#ifndef KEYSEAL_WITH_TPM
+  out << "  present: unknown (this build has no TPM support)\n";
+#else
+  const tpm::Status st = tpm::probe_status(tcti);
+  out << "  present: " << (st.present ? "yes" : "no") << "\n";
+  if (!st.present) {
+    out << "  why: " << st.why << "\n";
+    return;
+  }
+  out << "  ready: " << (st.ready ? "yes" : "no" + (st.why.empty() ? std::string() : " (" + st.why + ")")) << "\n";
+  out << "  manufacturer: " << st.manufacturer << (st.vendor_string.empty() ? "" : " (" + st.vendor_string + ")")
+      << "\n";
+  out << "  firmware: " << st.firmware << "\n";
+  out << "  spec level: " << st.spec_level << "\n";
+  out << "  PCR banks: ";
+  for (size_t i = 0; i < st.pcr_banks.size(); ++i) out << (i ? ", " : "") << st.pcr_banks[i];
+  out << "\n  lockout: " << st.lockout << "\n";
+#endif
+}
+
 }  // namespace
 
 int run_status(const Options& o, std::ostream& out) {
@@ -93,6 +134,7 @@ int run_status(const Options& o, std::ostream& out) {
   // The configuration first: when it is broken the module may refuse C_Initialize, and the user needs
   // to see why.
   print_config(out, ok);
+  print_tpm(out);
   out << "Module: " << path << "\n";
   Module m(path);
   const CK_INFO i = m.info();

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "core/attribute_policy_rules.h"
+#include "core/backend_attributes.h"
 
 #include <cstdio>
 #include <cstring>
@@ -272,6 +273,7 @@ void inherit_from_base_key(AttributeMap& derived, const AttributeMap& base) {
 }
 
 bool is_secret_component(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type) {
+  if (is_backend_secret_attr(type)) return true;
   if (cls == CKO_SECRET_KEY) return type == CKA_VALUE;
   if (cls != CKO_PRIVATE_KEY) return false;
   switch (type) {
@@ -284,7 +286,7 @@ bool is_secret_component(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type) {
 }
 
 CK_RV check_read(const AttributeMap& obj, CK_ATTRIBUTE_TYPE type) {
-  if (obj.count(type) == 0) return CKR_ATTRIBUTE_TYPE_INVALID;
+  if (obj.count(type) == 0 || is_backend_attr(type)) return CKR_ATTRIBUTE_TYPE_INVALID;
   auto cls = get_ulong(obj, CKA_CLASS);
   if (!cls || !is_secret_component(*cls, type)) return CKR_OK;
   // Footnote 7; a missing flag counts as the restrictive value.

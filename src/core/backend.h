@@ -31,6 +31,14 @@ class Backend {
   virtual void set_pin(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) = 0;
   virtual bool has_pin(store::TokenDb& db, CK_USER_TYPE who) = 0;
   virtual void remove_pin(store::TokenDb& db, CK_USER_TYPE who) = 0;
+  // After a successful unlock: a chance to upgrade the token's records (e.g. re-seal under a newer scheme,
+  // re-enrol a changed fingerprint). Default: nothing.
+  virtual void after_unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) {
+    (void)db, (void)who, (void)master_key, (void)pin;
+  }
+  // Token-info fields the backend knows better than core (manufacturerID, model, hardware and firmware
+  // versions, extra flags). Called after core has filled the rest. Default: nothing.
+  virtual void fill_token_info(store::TokenDb& db, CK_TOKEN_INFO& info) { (void)db, (void)info; }
 
   // Key generation (section 5.14): the maps hold the caller's checked templates; the backend adds the key
   // material: public values to both maps, secret components to the private/secret map.

@@ -27,6 +27,11 @@ uint32_t parse_u32(const std::string& v, const std::string& where) {
   fail(CKR_ARGUMENTS_BAD, where + ": expected a positive number, got '" + v + "'");
 }
 
+std::string parse_backend(const std::string& v, const std::string& where) {
+  if (v == "auto" || v == "soft" || v == "tpm") return v;
+  fail(CKR_ARGUMENTS_BAD, where + ": backend must be auto, soft or tpm, got '" + v + "'");
+}
+
 void read_file(Config& c, const std::string& file) {
   std::ifstream in(file);
   if (!in) fail(CKR_ARGUMENTS_BAD, "cannot read config file " + file);
@@ -45,6 +50,9 @@ void read_file(Config& c, const std::string& file) {
     else if (key == "argon2_m_cost_kib") c.argon2_m_cost_kib = parse_u32(value, where);
     else if (key == "argon2_lanes") c.argon2_lanes = parse_u32(value, where);
     else if (key == "max_pin_attempts") c.max_pin_attempts = parse_u32(value, where);
+    else if (key == "backend") c.backend = parse_backend(value, where);
+    else if (key == "tcti") c.tcti = value;
+    else if (key == "tpm_pcrs") c.tpm_pcrs = value;
     else fail(CKR_ARGUMENTS_BAD, where + ": unknown key '" + key + "'");
   }
 }
@@ -58,6 +66,9 @@ Config load_config() {
     read_file(c, f);
   }
   if (const char* s = std::getenv("KEYSEAL_STORE"); s && *s) c.store_dir = s;
+  if (const char* b = std::getenv("KEYSEAL_BACKEND"); b && *b) c.backend = parse_backend(b, "KEYSEAL_BACKEND");
+  if (const char* t = std::getenv("KEYSEAL_TCTI"); t && *t) c.tcti = t;
+  if (const char* p = std::getenv("KEYSEAL_TPM_PCRS"); p && *p) c.tpm_pcrs = p;
   if (c.store_dir.empty()) {
     if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) c.store_dir = std::filesystem::path(x) / "keyseal";
     else if (const char* h = std::getenv("HOME"); h && *h)

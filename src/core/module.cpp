@@ -26,8 +26,8 @@ CK_SESSION_HANDLE new_session_handle() {
 
 }  // namespace
 
-Module::Module(Config config, std::vector<std::shared_ptr<Backend>> backends)
-    : config_(std::move(config)), backends_(std::move(backends)) {
+Module::Module(Config config, std::vector<std::shared_ptr<Backend>> backends, std::string unavailable)
+    : config_(std::move(config)), backends_(std::move(backends)), unavailable_(std::move(unavailable)) {
   std::unique_lock g(slots_mu_);
   rescan_locked();
 }
@@ -49,6 +49,7 @@ void Module::rescan_locked() {
         s.broken = e.detail;
       }
     }
+    if (!s.token && !unavailable_.empty()) s.broken += " (" + unavailable_ + ")";
     if (!s.token) log::error("token in slot " + std::to_string(f.slot_id) + " disabled: " + s.broken);
     slots_[f.slot_id] = std::move(s);
   }
@@ -167,6 +168,9 @@ void Module::init_token(CK_SLOT_ID id, ByteView so_pin, ByteView label32) {
     s.token->reinitialize(so_pin, label32);
     return;
   }
+  Backend& b = *backends_.front();
+  if (config_.backend != "auto" && b.kind() != config_.backend)
+    fail(CKR_DEVICE_ERROR, "cannot create a " + config_.backend + " token: " + unavailable_);
   store::ensure_store_dir(config_.store_dir);
   s.token = Token::create(id, store::token_file_path(config_.store_dir, id), backends_.front(), config_, so_pin,
                           label32);

@@ -20,8 +20,10 @@ namespace keyseal::core {
 
 class Module {
  public:
-  // `backends`: the token kinds this build offers; new tokens use the first.
-  Module(Config config, std::vector<std::shared_ptr<Backend>> backends);
+  // `backends`: the token kinds available now; new tokens use the first. `unavailable`: why a kind the
+  // configuration asks for is missing (e.g. "no TPM: ..."); said when a token of that kind cannot open, and
+  // when `backends` is empty, C_InitToken on the empty slot fails with it.
+  Module(Config config, std::vector<std::shared_ptr<Backend>> backends, std::string unavailable = {});
   ~Module();
 
   const Config& config() const { return config_; }
@@ -53,6 +55,7 @@ class Module {
 
   const Config config_;
   std::vector<std::shared_ptr<Backend>> backends_;
+  std::string unavailable_;
   std::shared_mutex slots_mu_;
   std::map<CK_SLOT_ID, Slot> slots_;
   CK_SLOT_ID empty_slot_ = 0;

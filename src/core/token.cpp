@@ -123,6 +123,7 @@ void Token::fill_info(CK_TOKEN_INFO& info, CK_ULONG sessions, CK_ULONG rw_sessio
   info.hardwareVersion = {0, 0};
   info.firmwareVersion = {0, 1};
   std::memset(info.utcTime, ' ', sizeof info.utcTime);  // no clock on token (CKF_CLOCK_ON_TOKEN clear)
+  backend_->fill_token_info(*db_, info);
 }
 
 SecureBytes Token::verify_pin(CK_USER_TYPE who, ByteView pin) {
@@ -141,6 +142,11 @@ SecureBytes Token::verify_pin(CK_USER_TYPE who, ByteView pin) {
   try {
     SecureBytes mk = backend_->unlock(*db_, acct, pin);
     db_->transaction([&] { set_failures(acct, 0); });
+    try {
+      backend_->after_unlock(*db_, acct, view(mk), pin);
+    } catch (const Error& e) {  // the unlock stands; the upgrade is tried again next time
+      log::warn("token in slot " + std::to_string(slot_) + ": record upgrade after login failed: " + e.detail);
+    }
     return mk;
   } catch (const Error& e) {
     if (e.rv == CKR_PIN_INCORRECT) {

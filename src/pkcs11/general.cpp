@@ -4,10 +4,14 @@
 #include "pkcs11/entry.h"
 #include "pkcs11/guard.h"
 #include "softtoken/soft_backend.h"
+#ifdef KEYSEAL_WITH_TPM
+#include "tpm/tpm_backend.h"
+#endif
 
 #include "core/padded.h"
 
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <new>
 #include <pthread.h>
@@ -31,6 +35,33 @@ void setup_once() {
     g_life = new (g_life_storage) std::shared_mutex();
     pthread_atfork(nullptr, nullptr, after_fork_in_child);
   });
+}
+
+bool tpm_configured_or_present(const core::Config& c) {
+  std::error_code ec;
+  return !c.tcti.empty() || std::filesystem::exists("/dev/tpmrm0", ec) || std::filesystem::exists("/dev/tpm0", ec);
+}
+
+// The token kinds available now, the kind for new tokens first (config `backend`: auto = the TPM when one
+// answers), and why the TPM is missing when it is.
+std::pair<std::vector<std::shared_ptr<core::Backend>>, std::string> make_backends(const core::Config& config) {
+  crypto::Argon2Params params{config.argon2_t_cost, config.argon2_m_cost_kib, config.argon2_lanes};
+  std::vector<std::shared_ptr<core::Backend>> out{std::make_shared<softtoken::SoftBackend>(params)};
+  std::string why;
+  if (!tpm_configured_or_present(config)) {
+    why = "no TPM: no /dev/tpmrm0 or /dev/tpm0 and no tcti configured";
+  } else {
+#ifdef KEYSEAL_WITH_TPM
+    std::shared_ptr<core::Backend> tpm = tpm::connect_backend(tpm::Options{config.tcti, config.tpm_pcrs}, why);
+    if (tpm && config.backend == "soft") out.push_back(tpm);
+    else if (tpm) out.insert(out.begin(), tpm);
+    else why = "no TPM: " + why;
+#else
+    why = "no TPM: this build has no TPM support";
+#endif
+  }
+  if (!why.empty()) log::info(why);
+  return {std::move(out), why};
 }
 
 }  // namespace
@@ -71,9 +102,8 @@ CK_RV initialize(CK_VOID_PTR init_args) {
     std::unique_lock g(lifecycle());
     if (g_module) return log_result("C_Initialize", CKR_CRYPTOKI_ALREADY_INITIALIZED, "");
     core::Config config = core::load_config();
-    crypto::Argon2Params params{config.argon2_t_cost, config.argon2_m_cost_kib, config.argon2_lanes};
-    std::vector<std::shared_ptr<core::Backend>> backends{std::make_shared<softtoken::SoftBackend>(params)};
-    g_module = new core::Module(std::move(config), std::move(backends));
+    auto [backends, unavailable] = make_backends(config);
+    g_module = new core::Module(std::move(config), std::move(backends), std::move(unavailable));
     return log_result("C_Initialize", CKR_OK, "");
   } catch (const Error& e) {
     return log_result("C_Initialize", e.rv == CKR_ARGUMENTS_BAD ? CKR_FUNCTION_FAILED : e.rv, e.detail.c_str());
