@@ -40,6 +40,14 @@ PKey make_pkey(PkeyPtr p, KeyKind kind, Curve curve, bool has_private) {
 
 namespace {
 
+// Key types are named to OpenSSL by OID, not by "RSA"/"EC"/"ED25519": OpenSSL 3.0 maps those short names to
+// legacy NIDs and, when an application has made an ENGINE the default for them (openssl -engine pkcs11, curl
+// --engine), hands back the engine's legacy method even inside our own library context, which cannot build
+// keys from parameters. An OID has no legacy NID, so the provider's key manager is always the one found.
+constexpr const char* kRsaType = "1.2.840.113549.1.1.1";
+constexpr const char* kEcType = "1.2.840.10045.2.1";
+constexpr const char* kEd25519Type = "1.3.101.112";
+
 PkeyPtr from_params(const char* type, int selection, OSSL_PARAM_BLD* bld, CK_RV rv, const char* what) {
   ParamPtr params(OSSL_PARAM_BLD_to_param(bld));
   if (!params) ossl_fail(CKR_HOST_MEMORY, "OSSL_PARAM_BLD_to_param");
@@ -94,7 +102,7 @@ SecureBytes nist_public_point(Curve c, ByteView d) {
 
 PkeyPtr ed25519_private(ByteView seed) {
   require(seed.size() == 32, CKR_ATTRIBUTE_VALUE_INVALID, "Ed25519 private key must be 32 bytes");
-  PkeyPtr pk(EVP_PKEY_new_raw_private_key_ex(libctx(), "ED25519", nullptr, seed.data(), seed.size()));
+  PkeyPtr pk(EVP_PKEY_new_raw_private_key_ex(libctx(), kEd25519Type, nullptr, seed.data(), seed.size()));
   if (!pk) ossl_fail(CKR_ATTRIBUTE_VALUE_INVALID, "Ed25519 private key");
   return pk;
 }
@@ -124,7 +132,7 @@ PKey rsa_private_key(ByteView n, ByteView e, ByteView d, ByteView p, ByteView q,
     h.push(bld.get(), OSSL_PKEY_PARAM_RSA_EXPONENT2, dq);
     h.push(bld.get(), OSSL_PKEY_PARAM_RSA_COEFFICIENT1, qinv);
   }
-  auto pk = from_params("RSA", EVP_PKEY_KEYPAIR, bld.get(), CKR_ATTRIBUTE_VALUE_INVALID, "RSA private key");
+  auto pk = from_params(kRsaType, EVP_PKEY_KEYPAIR, bld.get(), CKR_ATTRIBUTE_VALUE_INVALID, "RSA private key");
   return make_pkey(std::move(pk), KeyKind::rsa, Curve::none, true);
 }
 
@@ -134,7 +142,7 @@ PKey rsa_public_key(ByteView n, ByteView e) {
   BnHolder h;
   h.push(bld.get(), OSSL_PKEY_PARAM_RSA_N, n);
   h.push(bld.get(), OSSL_PKEY_PARAM_RSA_E, e);
-  auto pk = from_params("RSA", EVP_PKEY_PUBLIC_KEY, bld.get(), CKR_ATTRIBUTE_VALUE_INVALID, "RSA public key");
+  auto pk = from_params(kRsaType, EVP_PKEY_PUBLIC_KEY, bld.get(), CKR_ATTRIBUTE_VALUE_INVALID, "RSA public key");
   return make_pkey(std::move(pk), KeyKind::rsa, Curve::none, false);
 }
 
@@ -149,7 +157,7 @@ PKey ec_private_key(ByteView ec_params, ByteView d) {
   h.push(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d);
   ossl_check(OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
              CKR_HOST_MEMORY, "push point");
-  auto pk = from_params("EC", EVP_PKEY_KEYPAIR, bld.get(), CKR_ATTRIBUTE_VALUE_INVALID, "EC private key");
+  auto pk = from_params(kEcType, EVP_PKEY_KEYPAIR, bld.get(), CKR_ATTRIBUTE_VALUE_INVALID, "EC private key");
   return make_pkey(std::move(pk), KeyKind::ec, c, true);
 }
 
@@ -157,7 +165,7 @@ PKey ec_public_key(ByteView ec_params, ByteView point) {
   Curve c = ec_params_curve(ec_params);
   SecureBytes raw = unwrap_ec_point(ec_params, point);
   if (c == Curve::ed25519) {
-    PkeyPtr pk(EVP_PKEY_new_raw_public_key_ex(libctx(), "ED25519", nullptr, raw.data(), raw.size()));
+    PkeyPtr pk(EVP_PKEY_new_raw_public_key_ex(libctx(), kEd25519Type, nullptr, raw.data(), raw.size()));
     if (!pk) ossl_fail(CKR_ATTRIBUTE_VALUE_INVALID, "Ed25519 public key");
     return make_pkey(std::move(pk), KeyKind::ed25519, c, false);
   }
@@ -167,7 +175,7 @@ PKey ec_public_key(ByteView ec_params, ByteView point) {
   ossl_check(OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, raw.data(), raw.size()),
              CKR_HOST_MEMORY, "push point");
   // fromdata decodes the point, which rejects points not on the curve.
-  auto pk = from_params("EC", EVP_PKEY_PUBLIC_KEY, bld.get(), CKR_ATTRIBUTE_VALUE_INVALID, "EC public key");
+  auto pk = from_params(kEcType, EVP_PKEY_PUBLIC_KEY, bld.get(), CKR_ATTRIBUTE_VALUE_INVALID, "EC public key");
   return make_pkey(std::move(pk), KeyKind::ec, c, false);
 }
 
@@ -178,7 +186,7 @@ RsaKeyPair generate_rsa(size_t bits, ByteView public_exponent) {
   BnPtr ebn = to_bn(e);
   require(BN_is_odd(ebn.get()) && BN_num_bits(ebn.get()) >= 2 && BN_num_bits(ebn.get()) <= 256,
           CKR_ATTRIBUTE_VALUE_INVALID, "RSA public exponent must be odd and > 1");
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(libctx(), "RSA", nullptr));
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(libctx(), kRsaType, nullptr));
   if (!ctx) ossl_fail(CKR_HOST_MEMORY, "EVP_PKEY_CTX_new_from_name");
   ossl_check(EVP_PKEY_keygen_init(ctx.get()), CKR_FUNCTION_FAILED, "keygen init");
   ossl_check(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), static_cast<int>(bits)), CKR_KEY_SIZE_RANGE, "RSA bits");
@@ -202,7 +210,7 @@ EcKeyPair generate_ec(ByteView ec_params) {
   Curve c = ec_params_curve(ec_params);
   const CurveInfo& ci = curve_info(c);
   bool ed = c == Curve::ed25519;
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(libctx(), ed ? "ED25519" : "EC", nullptr));
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(libctx(), ed ? kEd25519Type : kEcType, nullptr));
   if (!ctx) ossl_fail(CKR_HOST_MEMORY, "EVP_PKEY_CTX_new_from_name");
   ossl_check(EVP_PKEY_keygen_init(ctx.get()), CKR_FUNCTION_FAILED, "keygen init");
   if (!ed) ossl_check(EVP_PKEY_CTX_set_group_name(ctx.get(), ci.group), CKR_FUNCTION_FAILED, "EC group");
