@@ -2,6 +2,7 @@
 #include "cli/args.h"
 
 #include "cli/errors.h"
+#include "cli/pem_p12.h"
 
 #include <cstring>
 #include <string>
@@ -10,7 +11,10 @@
 namespace keyseal::cli {
 namespace {
 
-enum class Opt { module, label, backend, slot, pin, so_pin };
+enum class Opt { module, label, backend, slot, pin, so_pin,
+  id, p12_pass_file, out,  // import, export, import-cert
+  pcrs,                    // init (TPM)
+};
 
 struct OptSpec {
   std::string_view name;
@@ -20,10 +24,29 @@ struct OptSpec {
 constexpr OptSpec kValueOptions[] = {
     {"--module", Opt::module}, {"--label", Opt::label}, {"--backend", Opt::backend},
     {"--slot", Opt::slot},     {"--pin", Opt::pin},     {"--so-pin", Opt::so_pin},
+    {"--id", Opt::id},         {"--p12-pass-file", Opt::p12_pass_file}, {"--out", Opt::out},
+    {"--pcrs", Opt::pcrs},
 };
+
+// The options of import, export and import-cert, and which of them take --id, --p12-pass-file, --out.
+bool key_command_takes(Command c, Opt o) {
+  switch (c) {
+    case Command::import_key: return o != Opt::backend && o != Opt::so_pin && o != Opt::out;
+    case Command::export_key: return o == Opt::slot || o == Opt::pin || o == Opt::id || o == Opt::label || o == Opt::out;
+    case Command::import_cert: return o == Opt::slot || o == Opt::pin || o == Opt::id || o == Opt::label;
+    default: return false;
+  }
+}
+
+bool takes_file(Command c) { return c == Command::import_key || c == Command::import_cert; }
 
 bool command_takes(Command c, Opt o) {
   if (o == Opt::module) return true;
+  if (o == Opt::pcrs) return c == Command::init;
+  if (c == Command::import_key || c == Command::export_key || c == Command::import_cert) return key_command_takes(c, o);
+  if (o == Opt::id || o == Opt::p12_pass_file || o == Opt::out) return false;
+  if (c == Command::fingerprint) return o == Opt::slot || o == Opt::pin;
+  if (c == Command::recover) return o == Opt::slot;
   switch (c) {
     case Command::init: return true;
     case Command::list: return o == Opt::pin || o == Opt::slot;
@@ -35,6 +58,11 @@ Command parse_command(std::string_view word) {
   if (word == "init") return Command::init;
   if (word == "list") return Command::list;
   if (word == "status") return Command::status;
+  if (word == "import") return Command::import_key;
+  if (word == "export") return Command::export_key;
+  if (word == "import-cert") return Command::import_cert;
+  if (word == "fingerprint") return Command::fingerprint;
+  if (word == "recover") return Command::recover;
   throw UsageError("unknown command '" + std::string(word) + "'");
 }
 
@@ -61,6 +89,27 @@ SecureBytes take_pin(char* value, std::string_view name) {
   return pin;
 }
 
+std::vector<uint8_t> parse_id(const char* value) {
+  auto id = parse_hex(value);
+  if (!id) throw UsageError("--id expects hex bytes (e.g. 01a2 or 01:a2), got '" + std::string(value) + "'");
+  return std::move(*id);
+}
+
+// What import, export and import-cert need beyond their options being allowed.
+void check_key_command(const Options& o) {
+  const Command c = o.command;
+  if (c != Command::import_key && c != Command::export_key && c != Command::import_cert) return;
+  const std::string name(command_name(c));
+  if (!o.slot) throw UsageError(name + " needs --slot");
+  if (o.label && (o.label->empty() || o.label->size() > 255)) throw UsageError("--label must have 1 to 255 bytes");
+  if (takes_file(c) && !o.file) throw UsageError(name + " needs a FILE");
+  if (c == Command::import_cert && !o.id) throw UsageError("import-cert needs --id (the key's CKA_ID)");
+  if (c == Command::export_key) {
+    if (!o.id && !o.label) throw UsageError("export needs --id or --label");
+    if (o.export_public == o.export_cert) throw UsageError("export needs exactly one of --public and --cert");
+  }
+}
+
 template <class T>
 void set_once(std::optional<T>& slot, T value, std::string_view name) {
   if (slot) throw UsageError(std::string(name) + " given twice");
@@ -74,6 +123,11 @@ std::string_view command_name(Command c) {
     case Command::init: return "init";
     case Command::list: return "list";
     case Command::status: return "status";
+    case Command::import_key: return "import";
+    case Command::export_key: return "export";
+    case Command::import_cert: return "import-cert";
+    case Command::fingerprint: return "fingerprint";
+    case Command::recover: return "recover";
     default: return "";
   }
 }
@@ -86,6 +140,7 @@ Options parse_args(std::span<char*> args) {
     char* value;
   };
   std::vector<Pending> given;
+  std::vector<std::string_view> flags;  // --public, --cert (export)
   for (size_t i = 0; i < args.size(); ++i) {
     char* arg = args[i];
     const std::string_view a(arg);
@@ -95,6 +150,14 @@ Options parse_args(std::span<char*> args) {
     }
     if (a == "--version" || a == "-V") {
       o.version = true;
+      continue;
+    }
+    if (a == "--recovery-code") {  // init (soft tokens)
+      o.recovery_code = true;
+      continue;
+    }
+    if (a == "--public" || a == "--cert") {
+      flags.push_back(a);
       continue;
     }
     if (a.starts_with("-")) {
@@ -112,6 +175,10 @@ Options parse_args(std::span<char*> args) {
         value = args[++i];
       }
       given.push_back({spec->opt, spec->name, value});
+      continue;
+    }
+    if (o.command != Command::none && takes_file(o.command) && !o.file) {
+      o.file = std::string(a);
       continue;
     }
     if (o.command != Command::none) throw UsageError("unexpected argument '" + std::string(a) + "'");
@@ -133,18 +200,37 @@ Options parse_args(std::span<char*> args) {
       case Opt::slot: set_once(o.slot, parse_slot(g.value), g.name); break;
       case Opt::pin: set_once(o.pin, take_pin(g.value, g.name), g.name); break;
       case Opt::so_pin: set_once(o.so_pin, take_pin(g.value, g.name), g.name); break;
+      case Opt::id: set_once(o.id, parse_id(g.value), g.name); break;
+      case Opt::p12_pass_file: set_once(o.p12_pass_file, std::string(g.value), g.name); break;
+      case Opt::out: set_once(o.out, std::string(g.value), g.name); break;
+      case Opt::pcrs: set_once(o.pcrs, std::string(g.value), g.name); break;
     }
   }
 
+  for (const std::string_view f : flags) {
+    if (o.command != Command::export_key) throw UsageError("option " + std::string(f) + " is only for 'export'");
+    bool& flag = f == "--public" ? o.export_public : o.export_cert;
+    if (flag) throw UsageError(std::string(f) + " given twice");
+    flag = true;
+  }
   if (o.help || o.version) return o;
+  check_key_command(o);
   if (o.command == Command::none) throw UsageError("no command given");
   if (o.module && o.module->empty()) throw UsageError("--module needs a path");
+  if (o.recovery_code && o.command != Command::init) throw UsageError("option --recovery-code is only for 'init'");
+  if (o.command == Command::recover && !o.slot) throw UsageError("recover needs --slot");
+  if (o.command == Command::fingerprint && o.pin && !o.slot) throw UsageError("fingerprint --pin needs --slot");
   if (o.command == Command::init) {
+    if (o.pcrs && (o.pcrs->empty() || o.pcrs->find(':') == std::string::npos))
+      throw UsageError("--pcrs expects BANK:LIST, e.g. sha256:0,7, got '" + *o.pcrs + "'");
+    if (o.pcrs && o.backend && *o.backend == "soft") throw UsageError("--pcrs is for TPM tokens, not --backend soft");
+    if (o.recovery_code && o.backend && *o.backend == "tpm")
+      throw UsageError("--recovery-code is for soft tokens; a TPM token cannot move to new hardware");
     if (!o.label) throw UsageError("init needs --label");
     if (o.label->empty()) throw UsageError("--label must not be empty");
     if (o.label->size() > 32) throw UsageError("--label is longer than 32 bytes (PKCS#11 token label limit)");
-    if (o.backend && *o.backend != "soft" && *o.backend != "tpm")
-      throw UsageError("--backend must be 'soft' or 'tpm', got '" + *o.backend + "'");
+    if (o.backend && *o.backend != "soft" && *o.backend != "tpm" && *o.backend != "auto")
+      throw UsageError("--backend must be 'soft', 'tpm' or 'auto', got '" + *o.backend + "'");
   }
   return o;
 }
@@ -157,12 +243,18 @@ std::string usage_text(Command c) {
   switch (c) {
     case Command::init:
       return "Usage: keyseal init --label LABEL [--so-pin PIN] [--pin PIN] [--backend soft|tpm] [--slot ID]\n"
+             "         [--backend auto] [--pcrs LIST] [--recovery-code]\n"
              "Initialise an empty token: set its label and SO PIN, then the user PIN.\n"
              "PINs not given as options are asked on the terminal (twice, without echo).\n"
              "  --label LABEL   token label, at most 32 bytes\n"
              "  --so-pin PIN    security officer PIN\n"
              "  --pin PIN       user PIN\n"
              "  --backend KIND  take an empty token of this kind (soft or tpm)\n"
+             "                  (or auto: the module's choice, the TPM when one answers)\n"
+             "  --pcrs LIST     bind a new TPM token to these PCRs, e.g. sha256:0,7\n"
+             "  --recovery-code print a recovery code once (soft tokens); 'keyseal recover' re-binds the\n"
+             "                  token to new hardware with it. Without one, new hardware means the keys\n"
+             "                  are gone.\n"
              "  --slot ID       take the empty token in this slot\n" +
              common;
     case Command::list:
@@ -176,6 +268,54 @@ std::string usage_text(Command c) {
       return "Usage: keyseal status\n"
              "Show the module, its configuration and the state of each slot and token.\n" +
              common;
+    case Command::import_key:
+      return "Usage: keyseal import --slot ID [--label LABEL] [--id HEX] [--pin PIN] [--p12-pass-file FILE] FILE\n"
+             "Import a private key, its public key and its certificate from PKCS#12 (.p12/.pfx) or PEM.\n"
+             "The private key is stored sensitive and not extractable. Prints each new object's pkcs11: URI.\n"
+             "  --slot ID       the token's slot\n"
+             "  --label LABEL   CKA_LABEL of the objects (default: the PKCS#12 friendly name or the\n"
+             "                  certificate's common name)\n"
+             "  --id HEX        CKA_ID shared by the objects (default: SHA-1 of the public key, RFC 5280\n"
+             "                  4.2.1.2 method 1, which OpenSSL also puts in certificates' key identifier)\n"
+             "  --pin PIN       user PIN (asked on the terminal when not given)\n"
+             "  --p12-pass-file FILE  read the PKCS#12 or PEM password from the first line of FILE\n"
+             "                  (asked on the terminal when needed and not given)\n" +
+             common;
+    case Command::export_key:
+      return "Usage: keyseal export --slot ID (--id HEX | --label LABEL) (--public | --cert) [--out FILE]\n"
+             "Write a public key (SubjectPublicKeyInfo) or certificate as PEM. Private keys cannot be exported.\n"
+             "  --slot ID       the token's slot\n"
+             "  --id HEX        the object's CKA_ID\n"
+             "  --label LABEL   the object's CKA_LABEL\n"
+             "  --public        the public key\n"
+             "  --cert          the certificate\n"
+             "  --out FILE      write to FILE instead of standard output\n"
+             "  --pin PIN       user PIN, needed only when the public key is on a private key alone\n" +
+             common;
+    case Command::fingerprint:
+      return "Usage: keyseal fingerprint [--slot ID [--pin PIN]]\n"
+             "List this machine's hardware factors (name, present or not, estimated strength; never a\n"
+             "value) and the binding of each soft token. With --slot: that token's recorded factors;\n"
+             "with --pin too, which of them still match (a wrong PIN counts as a failed login).\n"
+             "  --slot ID       a soft token's slot\n"
+             "  --pin PIN       its user PIN\n" +
+             common;
+    case Command::recover:
+      return "Usage: keyseal recover --slot ID\n"
+             "Re-bind a soft token to this machine's hardware with the recovery code shown by\n"
+             "'keyseal init --recovery-code'. The code is asked on the terminal (or read from the first\n"
+             "line of standard input). The PINs are unchanged and still guard the keys.\n"
+             "  --slot ID       the token's slot\n" +
+             common;
+    case Command::import_cert:
+      return "Usage: keyseal import-cert --slot ID --id HEX [--label LABEL] [--pin PIN] FILE\n"
+             "Store an X.509 certificate (PEM or DER) with the key that has this CKA_ID. Refused when no\n"
+             "key has the id or the certificate's public key is not that key's.\n"
+             "  --slot ID       the token's slot\n"
+             "  --id HEX        CKA_ID of the key the certificate belongs to\n"
+             "  --label LABEL   CKA_LABEL of the certificate (default: the key's label)\n"
+             "  --pin PIN       user PIN (asked on the terminal when not given)\n" +
+             common;
     default:
       return "Usage: keyseal [--module PATH] COMMAND [OPTIONS]\n"
              "Manage keyseal PKCS#11 tokens.\n"
@@ -183,6 +323,11 @@ std::string usage_text(Command c) {
              "  init     initialise an empty token (label, SO PIN, user PIN)\n"
              "  list     list tokens and objects with their pkcs11: URIs\n"
              "  status   show module, configuration and token state\n"
+             "  import   import a key and certificate from PKCS#12 or PEM\n"
+             "  export   write a public key or certificate as PEM\n"
+             "  import-cert  store a certificate with the key of the same CKA_ID\n"
+             "  fingerprint  show this machine's hardware factors and soft tokens' bindings\n"
+             "  recover  re-bind a soft token to new hardware with its recovery code\n"
              "Options:\n" +
              common +
              "  -V, --version   show the version\n"

@@ -9,10 +9,14 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace keyseal::cli {
 
-enum class Command { none, init, list, status };
+enum class Command { none, init, list, status,
+  import_key, export_key, import_cert,  // import, export, import-cert (cmd_import.cpp, cmd_export.cpp)
+  fingerprint, recover,                 // fingerprint, recover (cmd_fingerprint.cpp, cmd_recover.cpp)
+};
 
 struct Options {
   Command command = Command::none;
@@ -24,6 +28,14 @@ struct Options {
   std::optional<CK_SLOT_ID> slot;      // init/list --slot ID
   std::optional<SecureBytes> pin;      // init/list --pin
   std::optional<SecureBytes> so_pin;   // init --so-pin
+  std::optional<std::vector<uint8_t>> id;  // import/export/import-cert --id HEX (CKA_ID)
+  std::optional<std::string> p12_pass_file;  // import --p12-pass-file FILE (first line is the password)
+  std::optional<std::string> out;            // export --out FILE (default: standard output)
+  std::optional<std::string> file;           // import/import-cert FILE (the one positional argument)
+  bool export_public = false;                // export --public
+  bool export_cert = false;                  // export --cert
+  std::optional<std::string> pcrs;           // init --pcrs LIST (new TPM tokens, e.g. sha256:0,7)
+  bool recovery_code = false;                // init --recovery-code (soft tokens)
 };
 
 // Parses argv[1..]. Accepts "--opt VALUE" and "--opt=VALUE", options before or after the command.

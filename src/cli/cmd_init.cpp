@@ -1,14 +1,20 @@
 // `keyseal init`: initialise an empty token (PKCS#11 3.0 section 5.5: C_InitToken, then C_Login as SO and
-// C_InitPIN for the user PIN) and print its new slot id and pkcs11: URI.
+// C_InitPIN for the user PIN) and print its new slot id and pkcs11: URI. --backend/--pcrs reach the module
+// through KEYSEAL_BACKEND/KEYSEAL_TPM_PCRS; --recovery-code (soft tokens, issue 5) prints a code once.
 #include "cli/commands.h"
 #include "cli/errors.h"
 #include "cli/module.h"
 #include "cli/prompt.h"
+#include "cli/soft_token_file.h"
 #include "cli/uri.h"
+#include "softtoken/recovery.h"
+
+#include <cstdlib>
 
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <iostream>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -16,6 +22,8 @@
 
 namespace keyseal::cli {
 namespace {
+
+constexpr size_t kSoftPinAdvice = 8;  // random letters and digits: > 40 bits, see docs/security.md
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -60,6 +68,9 @@ void check_pin_length(const SecureBytes& pin, const CK_TOKEN_INFO& t, const char
 }  // namespace
 
 int run_init(const Options& o, std::ostream& out) {
+  // Read by the module at C_Initialize, so set before it is loaded.
+  if (o.backend) setenv("KEYSEAL_BACKEND", o.backend->c_str(), 1);
+  if (o.pcrs) setenv("KEYSEAL_TPM_PCRS", o.pcrs->c_str(), 1);
   Module m(resolve_module_path(o.module));
   const std::string& label = *o.label;
 
@@ -76,7 +87,7 @@ int run_init(const Options& o, std::ostream& out) {
     }
     if (chosen) continue;
     if (o.slot && *o.slot != id) continue;
-    if (o.backend && !matches_backend(m, id, t, *o.backend)) continue;
+    if (o.backend && *o.backend != "auto" && !matches_backend(m, id, t, *o.backend)) continue;
     chosen = id;
   }
   if (!chosen) {
@@ -85,12 +96,27 @@ int run_init(const Options& o, std::ostream& out) {
                             : std::string("no empty (uninitialised) token found"));
   }
 
+  if (o.recovery_code) {
+    const CK_TOKEN_INFO t = m.token_info(*chosen);
+    if (trim_padded(t.manufacturerID, sizeof t.manufacturerID) != "keyseal" || !matches_backend(m, *chosen, t, "soft"))
+      throw Failure("--recovery-code applies to keyseal soft tokens only; slot " + std::to_string(*chosen) +
+                    " holds another kind");
+  }
+
   const SecureBytes so_pin = o.so_pin ? *o.so_pin : ask_new_pin("SO PIN");
   const SecureBytes user_pin = o.pin ? *o.pin : ask_new_pin("user PIN");
   // Check both lengths first: a user PIN rejected after C_InitToken would leave a token without one.
   const CK_TOKEN_INFO empty = m.token_info(*chosen);
   check_pin_length(so_pin, empty, "SO PIN");
   check_pin_length(user_pin, empty, "user PIN");
+  // A soft token's PIN is all that guards a stolen disk (docs/security.md derives the minimum).
+  if (trim_padded(empty.manufacturerID, sizeof empty.manufacturerID) == "keyseal" &&
+      matches_backend(m, *chosen, empty, "soft")) {
+    for (const auto& [pin, what] : {std::pair{&so_pin, "SO PIN"}, std::pair{&user_pin, "user PIN"}})
+      if (pin->size() < kSoftPinAdvice)
+        std::cerr << "keyseal: warning: the " << what << " has " << pin->size() << " characters; a soft token's PIN "
+                  << "should have at least " << kSoftPinAdvice << " random letters and digits (docs/security.md)\n";
+  }
 
   CK_UTF8CHAR padded[32];
   std::memset(padded, ' ', sizeof padded);
@@ -119,6 +145,16 @@ int run_init(const Options& o, std::ostream& out) {
   out << "Token '" << label << "' initialised in slot " << lasting << "\n";
   out << "slot: " << lasting << "\n";
   out << "uri: " << token_uri(t) << "\n";
+  if (o.recovery_code) {
+    auto db = open_soft_token(lasting);
+    const SecureBytes code =
+        softtoken::add_recovery_code(*db, CKU_SO, view(so_pin), softtoken::linux_factor_provider());
+    out << "Recovery code (shown only now; keep it offline. With it, 'keyseal recover --slot " << lasting
+        << "' re-binds\nthis token to new hardware; the PINs still guard the keys):\n"
+        << "recovery-code: ";
+    out.write(reinterpret_cast<const char*>(code.data()), static_cast<std::streamsize>(code.size()));
+    out << "\n";
+  }
   return kExitOk;
 }
 

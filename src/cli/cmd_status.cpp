@@ -5,7 +5,9 @@
 #include "cli/module.h"
 #include "cli/rv_text.h"
 #include "cli/uri.h"
+#include "cli/soft_token_file.h"
 #include "core/config.h"
+#include "softtoken/fp_binding.h"
 #ifdef KEYSEAL_WITH_TPM
 #include "tpm/tpm_backend.h"
 #endif
@@ -79,6 +81,14 @@ void print_slot(const Module& m, CK_SLOT_ID id, std::ostream& out) {
   out << "    SO PIN: "
       << pin_state(t.flags, CKF_SO_PIN_COUNT_LOW, CKF_SO_PIN_FINAL_TRY, CKF_SO_PIN_LOCKED, CKF_SO_PIN_TO_BE_CHANGED)
       << "\n";
+  // The soft token's hardware binding, read from its file (the model field carries only a short form).
+  if (trim_padded(t.model, sizeof t.model).rfind("soft", 0) == 0) {
+    try {
+      out << "    " << softtoken::binding_summary(soft_token_file(id)) << "\n";
+    } catch (const Error& e) {
+      out << "    binding: unknown (" << e.detail << ")\n";
+    }
+  }
   out << "    PIN length: " << t.ulMinPinLen << "-" << t.ulMaxPinLen << " bytes\n";
   // Counts include this tool's own sessions: it has none open while it prints this.
   if (t.ulSessionCount == CK_UNAVAILABLE_INFORMATION)

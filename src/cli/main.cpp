@@ -25,6 +25,11 @@ int main(int argc, char** argv) {
       case Command::init: return run_init(o, std::cout);
       case Command::list: return run_list(o, std::cout);
       case Command::status: return run_status(o, std::cout);
+      case Command::import_key: return run_import(o, std::cout);
+      case Command::import_cert: return run_import_cert(o, std::cout);
+      case Command::export_key: return run_export(o, std::cout);
+      case Command::fingerprint: return run_fingerprint(o, std::cout);
+      case Command::recover: return run_recover(o, std::cout);
       default: throw UsageError("no command given");
     }
   } catch (const UsageError& e) {

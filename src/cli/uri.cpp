@@ -73,8 +73,8 @@ std::optional<std::string_view> uri_type(CK_OBJECT_CLASS cls) {
 }
 
 std::string token_uri(const CK_TOKEN_INFO& info) {
-  return "pkcs11:model=" + pct_encode_path(trim_padded(info.model, sizeof info.model)) +
-         ";manufacturer=" + pct_encode_path(trim_padded(info.manufacturerID, sizeof info.manufacturerID)) +
+  // No model=: a soft token's model carries its binding strength, which can change over the token's life.
+  return "pkcs11:manufacturer=" + pct_encode_path(trim_padded(info.manufacturerID, sizeof info.manufacturerID)) +
          ";serial=" + pct_encode_path(trim_padded(info.serialNumber, sizeof info.serialNumber)) +
          ";token=" + pct_encode_path(trim_padded(info.label, sizeof info.label));
 }

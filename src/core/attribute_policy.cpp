@@ -285,8 +285,26 @@ bool is_secret_component(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type) {
   }
 }
 
+// A private key component the object does not carry because its backend holds it (a TPM key): it exists,
+// and it is sensitive.
+static bool held_by_backend(const AttributeMap& obj, CK_ATTRIBUTE_TYPE type) {
+  if (get_ulong(obj, CKA_CLASS).value_or(CKO_DATA) != CKO_PRIVATE_KEY) return false;
+  if (!bool_or(obj, CKA_SENSITIVE, true) && bool_or(obj, CKA_EXTRACTABLE, false)) return false;
+  switch (get_ulong(obj, CKA_KEY_TYPE).value_or(CKK_VENDOR_DEFINED)) {
+    case CKK_RSA:
+      return type == CKA_PRIVATE_EXPONENT || type == CKA_PRIME_1 || type == CKA_PRIME_2 ||
+             type == CKA_EXPONENT_1 || type == CKA_EXPONENT_2 || type == CKA_COEFFICIENT;
+    case CKK_EC:
+    case CKK_EC_EDWARDS:
+      return type == CKA_VALUE;
+    default:
+      return false;
+  }
+}
+
 CK_RV check_read(const AttributeMap& obj, CK_ATTRIBUTE_TYPE type) {
-  if (obj.count(type) == 0 || is_backend_attr(type)) return CKR_ATTRIBUTE_TYPE_INVALID;
+  if (is_backend_attr(type)) return CKR_ATTRIBUTE_TYPE_INVALID;
+  if (obj.count(type) == 0) return held_by_backend(obj, type) ? CKR_ATTRIBUTE_SENSITIVE : CKR_ATTRIBUTE_TYPE_INVALID;
   auto cls = get_ulong(obj, CKA_CLASS);
   if (!cls || !is_secret_component(*cls, type)) return CKR_OK;
   // Footnote 7; a missing flag counts as the restrictive value.

@@ -23,6 +23,11 @@ class Backend {
   virtual std::string_view kind() const = 0;  // "soft", "tpm"
   // Mechanisms it can perform with the keys it holds; the mechanism table is intersected with this.
   virtual bool supports(CK_MECHANISM_TYPE mechanism) const = 0;
+  // Narrows the table's C_GetMechanismInfo answer to what this backend can do (e.g. the largest RSA key a
+  // TPM makes). Default: the table's answer.
+  virtual void limit_mechanism_info(CK_MECHANISM_TYPE mechanism, CK_MECHANISM_INFO& info) const {
+    (void)mechanism, (void)info;
+  }
 
   // PINs (section 5.6). The token's master key is created at C_InitToken and kept wrapped under each PIN.
   // unlock() returns it or throws CKR_PIN_INCORRECT; the retry counter is core's.

@@ -152,7 +152,9 @@ CK_MECHANISM_INFO Module::mechanism_info(CK_SLOT_ID id, CK_MECHANISM_TYPE type) 
   Backend& b = backend_for_slot_locked(slot_locked(id));
   const MechanismRow* row = find_mechanism(type);
   require(row && offered(b, *row), CKR_MECHANISM_INVALID, "mechanism not supported");
-  return CK_MECHANISM_INFO{row->min_key, row->max_key, row->flags};
+  CK_MECHANISM_INFO info{row->min_key, row->max_key, row->flags};
+  b.limit_mechanism_info(type, info);
+  return info;
 }
 
 void Module::init_token(CK_SLOT_ID id, ByteView so_pin, ByteView label32) {

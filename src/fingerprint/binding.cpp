@@ -87,7 +87,8 @@ Record parse_record(ByteView bytes) {
   return r;
 }
 
-Enrollment enrol(const std::vector<Factor>& factors, unsigned tolerated_changes) {
+Record enrol_secret(ByteView secret, const std::vector<Factor>& factors, unsigned tolerated_changes) {
+  require(secret.size() == kSecretLen, CKR_ARGUMENTS_BAD, "fingerprint: the secret must be 32 bytes");
   std::vector<const Factor*> present;
   for (const auto& f : factors) {
     require(valid_id(f.id), CKR_ARGUMENTS_BAD, "fingerprint: bad factor id");
@@ -97,22 +98,30 @@ Enrollment enrol(const std::vector<Factor>& factors, unsigned tolerated_changes)
   require(!present.empty(), CKR_FUNCTION_FAILED, "fingerprint: no factor present to bind to");
   require(present.size() <= 255, CKR_ARGUMENTS_BAD, "fingerprint: too many factors");
   const unsigned n = static_cast<unsigned>(present.size());
-  const unsigned k = n > tolerated_changes ? n - tolerated_changes : 1;
+  std::vector<double> bits;
+  for (const Factor* f : present) bits.push_back(f->strength_bits);
+  const unsigned k = threshold(bits, tolerated_changes);
 
-  Enrollment e;
-  e.secret = crypto::random_bytes(kSecretLen);
-  e.record.k = static_cast<uint8_t>(k);
-  e.record.n = static_cast<uint8_t>(n);
+  Record record;
+  record.k = static_cast<uint8_t>(k);
+  record.n = static_cast<uint8_t>(n);
   SecureBytes salt = crypto::random_bytes(kSaltLen);
-  e.record.salt.assign(salt.begin(), salt.end());
-  const auto shares = split(view(e.secret), k, n);
+  record.salt.assign(salt.begin(), salt.end());
+  const auto shares = split(secret, k, n);
   for (unsigned i = 0; i < n; ++i) {
     const SecureBytes mask = factor_mask(view(*present[i]->value), view(salt), present[i]->id);
     std::vector<uint8_t> masked(kSecretLen);
     for (size_t b = 0; b < kSecretLen; ++b) masked[b] = shares[i].y[b] ^ mask[b];
-    e.record.factor_ids.push_back(present[i]->id);
-    e.record.masked.push_back(std::move(masked));
+    record.factor_ids.push_back(present[i]->id);
+    record.masked.push_back(std::move(masked));
   }
+  return record;
+}
+
+Enrollment enrol(const std::vector<Factor>& factors, unsigned tolerated_changes) {
+  Enrollment e;
+  e.secret = crypto::random_bytes(kSecretLen);
+  e.record = enrol_secret(view(e.secret), factors, tolerated_changes);
   return e;
 }
 

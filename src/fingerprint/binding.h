@@ -37,10 +37,16 @@ struct Enrollment {
   Record record;
 };
 
-// Binds a fresh random secret to the present factors: n = present factors, k = max(1, n - tolerated_changes).
+// Binds a fresh random secret to the present factors: n = present factors, k = threshold(their bits,
+// tolerated_changes): n - tolerated_changes, raised until every k-subset carries kMinSubsetBits.
 // No present factor at all gives CKR_FUNCTION_FAILED (there is nothing to bind to); duplicate ids give
 // CKR_ARGUMENTS_BAD.
 Enrollment enrol(const std::vector<Factor>& factors, unsigned tolerated_changes = 1);
+
+// The same for a GIVEN secret (kSecretLen bytes, else CKR_ARGUMENTS_BAD) with fresh polynomial randomness and a
+// fresh salt: re-enrolment after a factor changed, or recovery onto new hardware, keeps the token's secret, so
+// nothing sealed under it needs re-sealing.
+Record enrol_secret(ByteView secret, const std::vector<Factor>& factors, unsigned tolerated_changes = 1);
 
 struct Recovery {
   SecureBytes secret;

@@ -66,14 +66,23 @@ bool is_junk(std::string_view canonical) {
   return std::all_of(core.begin(), core.end(), [&](char c) { return c == core.front(); });
 }
 
-Strength describe(const std::vector<Factor>& factors, unsigned tolerated_changes) {
+unsigned threshold(std::vector<double> bits, unsigned tolerated_changes) {
+  const size_t n = bits.size();
+  if (n == 0) return 0;
+  std::sort(bits.begin(), bits.end());
+  size_t k = n > tolerated_changes ? n - tolerated_changes : 1;
+  for (; k < n; ++k) {
+    double weakest = 0;
+    for (size_t i = 0; i < k; ++i) weakest += bits[i];
+    if (weakest >= kMinSubsetBits) break;
+  }
+  return static_cast<unsigned>(k);
+}
+
+Strength strength_of(std::vector<double> bits, size_t k) {
   Strength s;
-  std::vector<double> bits;
-  for (const auto& f : factors)
-    if (f.present()) bits.push_back(f.strength_bits);
   s.factors = bits.size();
   std::sort(bits.begin(), bits.end());
-  const size_t k = s.factors > tolerated_changes ? s.factors - tolerated_changes : (s.factors ? 1 : 0);
   for (size_t i = 0; i < bits.size(); ++i) {
     s.total_bits += bits[i];
     if (i < k) s.effective_bits += bits[i];
@@ -85,6 +94,14 @@ Strength describe(const std::vector<Factor>& factors, unsigned tolerated_changes
   else
     s.level = "moderate";
   return s;
+}
+
+Strength describe(const std::vector<Factor>& factors, unsigned tolerated_changes) {
+  std::vector<double> bits;
+  for (const auto& f : factors)
+    if (f.present()) bits.push_back(f.strength_bits);
+  const size_t k = threshold(bits, tolerated_changes);
+  return strength_of(std::move(bits), k);
 }
 
 std::string Strength::summary() const {

@@ -47,6 +47,18 @@ struct Strength {
 // effective bits; moderate otherwise. tolerated_changes as in enrol().
 Strength describe(const std::vector<Factor>& factors, unsigned tolerated_changes = 1);
 
+// A change is tolerated only while the factors left can still stand in for the changed one: every k-subset
+// must carry at least this many estimated bits (else a copy of the file on a machine that shares the weak
+// factors, e.g. the same CPU model and disk image, would open without the strong ones).
+inline constexpr double kMinSubsetBits = 64;
+
+// The threshold k for factors of these estimated strengths: the smallest k >= n - tolerated_changes (and
+// >= 1) whose k weakest factors sum to at least kMinSubsetBits; n when no k does. 0 for no factors.
+unsigned threshold(std::vector<double> present_bits, unsigned tolerated_changes);
+
+// The strength of a binding of factors with these estimated bits and threshold k (levels as describe()).
+Strength strength_of(std::vector<double> bits, size_t k);
+
 // Canonical text form shared by the sources: trimmed, runs of whitespace collapsed to one space.
 std::string canonical_text(std::string_view raw);
 // Known placeholder values ("To be filled by O.E.M.", "Default string", all-zero/all-FF UUIDs, ...),

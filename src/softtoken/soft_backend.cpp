@@ -2,11 +2,14 @@
 // soft token (PKCS#11 3.0 sections 5.6, 5.8-5.14).
 #include "softtoken/soft_backend.h"
 
+#include "common/log.h"
 #include "core/mechanisms.h"
+#include "core/padded.h"
 #include "crypto/asym.h"
 #include "crypto/keys.h"
 #include "crypto/random.h"
 #include "crypto/symmetric.h"
+#include "softtoken/fp_binding.h"
 #include "softtoken/pin_wrap.h"
 #include "store/token_db.h"
 
@@ -15,14 +18,6 @@ namespace {
 
 using core::AttributeMap;
 using core::get_bytes;
-
-std::string meta_key(CK_USER_TYPE who) { return who == CKU_SO ? "pin.so" : "pin.user"; }
-
-std::string context(store::TokenDb& db, CK_USER_TYPE who) {
-  auto uid = db.get_meta("uid");
-  std::string c = uid ? std::string(uid->begin(), uid->end()) : std::string();
-  return c + (who == CKU_SO ? "/so" : "/user");
-}
 
 ByteView attr(const AttributeMap& a, CK_ATTRIBUTE_TYPE t) {
   const SecureBytes* v = get_bytes(a, t);
@@ -94,23 +89,59 @@ bool SoftBackend::supports(CK_MECHANISM_TYPE mechanism) const { return core::fin
 
 SecureBytes SoftBackend::create_master_key(store::TokenDb& db, ByteView so_pin) {
   SecureBytes mk = crypto::random_bytes(32);
-  set_pin(db, CKU_SO, view(mk), so_pin);
+  set_pin(db, CKU_SO, view(mk), so_pin);  // enrols the fingerprint binding: the token starts on scheme 2
   return mk;
 }
 
 SecureBytes SoftBackend::unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView pin) {
-  auto rec = db.get_meta(meta_key(who));
-  require(rec.has_value(), CKR_USER_PIN_NOT_INITIALIZED, "no PIN is set");
-  return open_master_key(view(*rec), pin, context(db, who));
+  return unlock_master_key(db, who, pin, factors_).master_key;
 }
 
 void SoftBackend::set_pin(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) {
-  db.set_meta(meta_key(who), view(seal_master_key(master_key, pin, context(db, who), params_)));
+  seal_pin(db, who, master_key, pin, params_, factors_);
 }
 
-bool SoftBackend::has_pin(store::TokenDb& db, CK_USER_TYPE who) { return db.get_meta(meta_key(who)).has_value(); }
+bool SoftBackend::has_pin(store::TokenDb& db, CK_USER_TYPE who) { return db.get_meta(pin_meta_key(who)).has_value(); }
 
-void SoftBackend::remove_pin(store::TokenDb& db, CK_USER_TYPE who) { db.delete_meta(meta_key(who)); }
+void SoftBackend::remove_pin(store::TokenDb& db, CK_USER_TYPE who) { db.delete_meta(pin_meta_key(who)); }
+
+void SoftBackend::after_unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) {
+  const Refresh r = refresh_binding(db, who, master_key, pin, factors_);
+  const std::string token = db.path().filename().string();
+  if (r.bound) log::info(token + ": bound to this machine's hardware fingerprint");
+  if (r.resealed) log::info(token + ": PIN record upgraded to the fingerprint scheme (2)");
+  if (r.reenrolled) {
+    std::string ids;
+    for (const auto& id : r.changed) ids += (ids.empty() ? "" : ", ") + id;
+    log::info(token + ": hardware factor(s) changed (" + ids + "); binding re-enrolled with the current values");
+  }
+}
+
+std::vector<fingerprint::Factor> SoftBackend::factor_estimates(const std::filesystem::path& dir) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard g(estimates_mu_);
+  auto it = estimates_.find(dir);
+  if (it == estimates_.end() || now - it->second.first > std::chrono::minutes(1)) {
+    std::vector<fingerprint::Factor> f = factors_(dir);
+    for (auto& x : f) x.value.reset();  // only ids and bit estimates are kept
+    it = estimates_.insert_or_assign(dir, std::make_pair(now, std::move(f))).first;
+  }
+  return it->second.second;
+}
+
+void SoftBackend::fill_token_info(store::TokenDb& db, CK_TOKEN_INFO& info) {
+  std::string model = "soft unbound";
+  try {
+    if (auto binding = load_binding(db)) {
+      const fingerprint::Strength s = binding_strength(*binding, factor_estimates(db.path().parent_path()));
+      model = "soft " + s.level + " " + std::to_string(s.factors) + "f";
+    }
+  } catch (const Error& e) {
+    model = "soft bad binding";
+    log::warn(db.path().filename().string() + ": " + e.detail);
+  }
+  core::put_padded(info.model, model);
+}
 
 void SoftBackend::generate_key_pair(const MechanismParams& m, AttributeMap& pub, AttributeMap& priv) {
   if (m.type == CKM_RSA_PKCS_KEY_PAIR_GEN) {

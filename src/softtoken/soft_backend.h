@@ -1,15 +1,22 @@
 // The soft token backend: keys live in the token's store, their secret components sealed under the master key
 // (core does the sealing); every private- and secret-key operation runs in crypto/ with a key loaded once per
-// object.
+// object. The master key is bound to the PIN and this machine's hardware fingerprint (fp_binding.h).
 #pragma once
 #include "core/backend.h"
 #include "crypto/kdf.h"
+#include "softtoken/fp_binding.h"
+
+#include <chrono>
+#include <map>
+#include <mutex>
 
 namespace keyseal::softtoken {
 
 class SoftBackend final : public core::Backend {
  public:
-  explicit SoftBackend(crypto::Argon2Params new_token_params) : params_(new_token_params) {}
+  // `factors` reads this machine's fingerprint factors for a token directory (tests pass fakes).
+  explicit SoftBackend(crypto::Argon2Params new_token_params, FactorProvider factors = linux_factor_provider())
+      : params_(new_token_params), factors_(std::move(factors)) {}
   std::string_view kind() const override { return "soft"; }
   bool supports(CK_MECHANISM_TYPE mechanism) const override;
 
@@ -18,6 +25,9 @@ class SoftBackend final : public core::Backend {
   void set_pin(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) override;
   bool has_pin(store::TokenDb& db, CK_USER_TYPE who) override;
   void remove_pin(store::TokenDb& db, CK_USER_TYPE who) override;
+  void after_unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) override;
+  // model: "soft <level> <n>f" from the recorded binding, e.g. "soft weak 1f"; "soft unbound" without one.
+  void fill_token_info(store::TokenDb& db, CK_TOKEN_INFO& info) override;
 
   void generate_key_pair(const MechanismParams& m, core::AttributeMap& pub, core::AttributeMap& priv) override;
   void generate_key(const MechanismParams& m, core::AttributeMap& key) override;
@@ -32,7 +42,15 @@ class SoftBackend final : public core::Backend {
   SecureBytes unwrap(const core::Object& unwrapping_key, const MechanismParams& m, ByteView wrapped) override;
 
  private:
+  // Bit estimates of this machine's factors per token directory (they do not depend on the values), read at
+  // most once a minute: C_GetTokenInfo is called often and must not read sysfs each time.
+  std::vector<fingerprint::Factor> factor_estimates(const std::filesystem::path& dir);
+
   crypto::Argon2Params params_;
+  FactorProvider factors_;
+  std::mutex estimates_mu_;
+  std::map<std::filesystem::path, std::pair<std::chrono::steady_clock::time_point, std::vector<fingerprint::Factor>>>
+      estimates_;
 };
 
 }  // namespace keyseal::softtoken

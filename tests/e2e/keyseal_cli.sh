@@ -69,7 +69,7 @@ step_init() {
   run_cli 0 init "${K[@]}" init --label "$LABEL" --so-pin "$SO_PIN" --pin "$PIN"
   grep -Eq '^slot: [0-9]+$' "$W/init.out"
   grep -Eq "^uri: pkcs11:.*token=$LABEL_ENC(;|\$)" "$W/init.out"
-  grep -Eq '^uri: pkcs11:model=[^;]*;manufacturer=[^;]*;serial=[^;]*;token=' "$W/init.out"
+  grep -Eq '^uri: pkcs11:manufacturer=[^;]*;serial=[^;]*;token=' "$W/init.out"
   awk '/^slot:/ { print $2 }' "$W/init.out" > "$W/slot"
 }
 

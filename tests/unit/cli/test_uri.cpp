@@ -61,7 +61,7 @@ TEST(CliUri, TokenUri) {
   fill(t.manufacturerID, sizeof t.manufacturerID, "keyseal");
   fill(t.model, sizeof t.model, "soft token");
   fill(t.serialNumber, sizeof t.serialNumber, "00ab");
-  EXPECT_EQ(token_uri(t), "pkcs11:model=soft%20token;manufacturer=keyseal;serial=00ab;token=Work%2FKeys");
+  EXPECT_EQ(token_uri(t), "pkcs11:manufacturer=keyseal;serial=00ab;token=Work%2FKeys");
 }
 
 TEST(CliText, RvText) {

@@ -60,7 +60,7 @@ TEST(Binding, EnrolChoosesThreshold) {
   EXPECT_EQ(e.record.factor_ids, kIds);
   EXPECT_EQ(e.secret.size(), kSecretLen);
   EXPECT_EQ(enrol(machine(), 2).record.k, 4);
-  EXPECT_EQ(enrol(machine(), 9).record.k, 1);
+  EXPECT_EQ(enrol(machine(), 9).record.k, 2);  // one 32-bit factor alone may not open: 2 x 32 >= 64
   auto single = enrol(machine({{"nic-mac", std::nullopt},
                                {"disk-serial", std::nullopt},
                                {"cpu-id", std::nullopt},
@@ -271,8 +271,27 @@ TEST(Strength, LevelsFollowEffectiveBits) {
   std::vector<Factor> two = {Factor{"a", SecureBytes(1), 40}, Factor{"b", SecureBytes(1), 40},
                              Factor{"c", SecureBytes(1), 40}};
   EXPECT_EQ(describe(two).level, "moderate");  // 80 effective bits
-  EXPECT_EQ(describe(two, 2).level, "weak");   // 40 effective bits
+  EXPECT_EQ(describe(two, 2).level, "moderate");  // k raised from 1 to 2: 80 effective bits
   EXPECT_EQ(describe({}).summary(), "binding: weak, 0 factors");
+}
+
+TEST(Strength, ToleranceOnlyWhereTheRestCanStandInForAChangedFactor) {
+  // This microVM's shape: a strong machine-id, a disk serial and a weak CPU id. Tolerating one change
+  // would let disk + CPU (40 bits) open a copy elsewhere, so no change is tolerated.
+  EXPECT_EQ(threshold({122, 32, 8}, 1), 3u);
+  EXPECT_EQ(threshold({122, 32, 24, 8}, 1), 3u);  // + a physical NIC: 8 + 24 + 32 = 64, one change tolerated
+  EXPECT_EQ(threshold({122}, 1), 1u);
+  EXPECT_EQ(threshold({}, 1), 0u);
+  EXPECT_EQ(threshold({32, 32, 32, 32, 32, 32}, 1), 5u);
+  EXPECT_EQ(threshold({32, 32, 32, 32, 32, 32}, 0), 6u);
+  std::vector<Factor> vm = {Factor{"machine-id", SecureBytes(1), 122}, Factor{"disk-serial", SecureBytes(1), 32},
+                            Factor{"cpu-id", SecureBytes(1), 8}};
+  auto e = enrol(vm);
+  EXPECT_EQ(e.record.k, 3);
+  EXPECT_EQ(describe(vm).effective_bits, 162);
+  // With the threshold at n, the changed machine-id alone is refused.
+  vm[0].value = SecureBytes(1, 9);
+  EXPECT_FALSE(recover(e.record, vm, [&](ByteView c) { return equal_bytes(c, view(e.secret)); }).has_value());
 }
 
 }  // namespace

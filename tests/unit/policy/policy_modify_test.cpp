@@ -192,6 +192,35 @@ INSTANTIATE_TEST_SUITE_P(
         ReadCase{"unique_id", cert_create(), CKA_UNIQUE_ID, CKR_OK}),
     case_name);
 
+// A key whose backend holds the private components (a TPM key) carries none of them: reading one is still
+// CKR_ATTRIBUTE_SENSITIVE, a component of another key type is still invalid, and backend-private attributes
+// are never readable.
+TEST(ReadTest, ComponentsHeldByTheBackend) {
+  AttributeMap rsa = make_object(rsa_with(true, false));
+  for (CK_ATTRIBUTE_TYPE t : {CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2, CKA_EXPONENT_1, CKA_EXPONENT_2,
+                              CKA_COEFFICIENT})
+    rsa.erase(t);
+  rsa[backend_attr(1)] = SecureBytes{1, 2, 3};
+  rsa[backend_secret_attr(2)] = SecureBytes{4, 5, 6};
+  EXPECT_EQ(rv_str(check_read(rsa, CKA_PRIVATE_EXPONENT)), rv_str(CKR_ATTRIBUTE_SENSITIVE));
+  EXPECT_EQ(rv_str(check_read(rsa, CKA_COEFFICIENT)), rv_str(CKR_ATTRIBUTE_SENSITIVE));
+  EXPECT_EQ(rv_str(check_read(rsa, CKA_VALUE)), rv_str(CKR_ATTRIBUTE_TYPE_INVALID));
+  EXPECT_EQ(rv_str(check_read(rsa, backend_attr(1))), rv_str(CKR_ATTRIBUTE_TYPE_INVALID));
+  EXPECT_EQ(rv_str(check_read(rsa, backend_secret_attr(2))), rv_str(CKR_ATTRIBUTE_TYPE_INVALID));
+  EXPECT_TRUE(is_secret_component(CKO_PRIVATE_KEY, backend_secret_attr(2)));
+  EXPECT_FALSE(is_secret_component(CKO_PRIVATE_KEY, backend_attr(1)));
+
+  AttributeMap ec = make_object(ec_private_create());
+  ec.erase(CKA_VALUE);
+  EXPECT_EQ(rv_str(check_read(ec, CKA_VALUE)), rv_str(CKR_ATTRIBUTE_SENSITIVE));
+  EXPECT_EQ(rv_str(check_read(ec, CKA_PRIME_1)), rv_str(CKR_ATTRIBUTE_TYPE_INVALID));
+
+  // A readable key that lacks a component simply does not have it.
+  AttributeMap open = make_object(rsa_with(false, true));
+  open.erase(CKA_PRIME_1);
+  EXPECT_EQ(rv_str(check_read(open, CKA_PRIME_1)), rv_str(CKR_ATTRIBUTE_TYPE_INVALID));
+}
+
 struct SecretComponentCase {
   CK_OBJECT_CLASS cls;
   CK_ATTRIBUTE_TYPE type;

@@ -4,6 +4,7 @@
 #include "common/error.h"
 #include "core/attribute_policy.h"
 #include "core/attributes.h"
+#include "core/backend_attributes.h"
 
 #include <gtest/gtest.h>
 

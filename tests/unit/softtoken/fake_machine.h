@@ -1,0 +1,75 @@
+// Test helpers for softtoken/: a fake machine (factor id -> value, through the FactorSource boundary) and a
+// fresh token database in a temporary directory.
+#pragma once
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+
+#include "fingerprint/factor.h"
+#include "softtoken/fp_binding.h"
+#include "store/token_db.h"
+
+namespace keyseal::softtoken::testing {
+
+class FakeSource final : public fingerprint::FactorSource {
+ public:
+  FakeSource(std::string id, std::optional<std::string> value, double bits)
+      : id_(std::move(id)), value_(std::move(value)), bits_(bits) {}
+  std::string id() const override { return id_; }
+  std::optional<SecureBytes> read() const override {
+    if (!value_) return std::nullopt;
+    return to_bytes(view(*value_));
+  }
+  double strength_bits() const override { return bits_; }
+
+ private:
+  std::string id_;
+  std::optional<std::string> value_;
+  double bits_;
+};
+
+// Six factors by default, each worth 32 bits; tests change, remove or add values between logins.
+struct FakeMachine {
+  std::map<std::string, std::optional<std::string>> values = {{"machine-id", "m-1"},       {"nic-mac", "n-1"},
+                                                              {"disk-serial", "d-1"},      {"cpu-id", "c-1"},
+                                                              {"dmi-product-uuid", "u-1"}, {"dmi-board-serial", "b-1"}};
+  int reads = 0;
+
+  FactorProvider provider() {
+    return [this](const std::filesystem::path&) {
+      ++reads;
+      std::vector<std::unique_ptr<fingerprint::FactorSource>> sources;
+      for (const auto& [id, v] : values) sources.push_back(std::make_unique<FakeSource>(id, v, 32));
+      return fingerprint::read_factors(sources);
+    };
+  }
+};
+
+// A temporary directory with one empty token database that has an identity (meta "uid").
+struct TempToken {
+  std::filesystem::path dir;
+  std::unique_ptr<store::TokenDb> db;
+
+  TempToken() {
+    std::random_device rd;
+    dir = std::filesystem::temp_directory_path() / ("keyseal-softtoken-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(dir);
+    db = store::TokenDb::open(dir / "token-0.db", store::OpenMode::create_new);
+    db->set_meta("uid", view(std::string_view("0123456789abcdef0123456789abcdef")));
+  }
+  ~TempToken() {
+    db.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  std::optional<SecureBytes> meta(std::string_view key) { return db->get_meta(key); }
+};
+
+inline ByteView pin_of(std::string_view s) {
+  return view(s);
+}
+
+}  // namespace keyseal::softtoken::testing
