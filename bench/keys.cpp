@@ -22,10 +22,11 @@ CK_ATTRIBUTE flag(CK_ATTRIBUTE_TYPE type, bool on) {
   return attr(type, on ? &kTrue : &kFalse, sizeof(CK_BBOOL));
 }
 
-KeyPair generate_pair(const Session& s, CK_MECHANISM_TYPE mech, std::vector<CK_ATTRIBUTE> pub, const char* what) {
-  pub.push_back(flag(CKA_TOKEN, false));
+KeyPair generate_pair(const Session& s, CK_MECHANISM_TYPE mech, std::vector<CK_ATTRIBUTE> pub, bool token,
+                      const char* what) {
+  pub.push_back(flag(CKA_TOKEN, token));
   pub.push_back(flag(CKA_VERIFY, true));
-  std::vector<CK_ATTRIBUTE> priv = {flag(CKA_TOKEN, false), flag(CKA_PRIVATE, true), flag(CKA_SENSITIVE, true),
+  std::vector<CK_ATTRIBUTE> priv = {flag(CKA_TOKEN, token), flag(CKA_PRIVATE, true), flag(CKA_SENSITIVE, true),
                                     flag(CKA_SIGN, true)};
   CK_MECHANISM m{mech, nullptr, 0};
   KeyPair kp;
@@ -36,23 +37,23 @@ KeyPair generate_pair(const Session& s, CK_MECHANISM_TYPE mech, std::vector<CK_A
 
 }  // namespace
 
-KeyPair generate_rsa2048(const Session& s) {
+KeyPair generate_rsa2048(const Session& s, bool token) {
   static const CK_ULONG bits = 2048;
   static const CK_BYTE exponent[] = {0x01, 0x00, 0x01};
   return generate_pair(
       s, CKM_RSA_PKCS_KEY_PAIR_GEN,
       {attr(CKA_MODULUS_BITS, &bits, sizeof bits), attr(CKA_PUBLIC_EXPONENT, exponent, sizeof exponent)},
-      "C_GenerateKeyPair(RSA-2048)");
+      token, "C_GenerateKeyPair(RSA-2048)");
 }
 
-KeyPair generate_ec_p256(const Session& s) {
+KeyPair generate_ec_p256(const Session& s, bool token) {
   return generate_pair(s, CKM_EC_KEY_PAIR_GEN, {attr(CKA_EC_PARAMS, kP256Params.data(), kP256Params.size())},
-                       "C_GenerateKeyPair(EC P-256)");
+                       token, "C_GenerateKeyPair(EC P-256)");
 }
 
-KeyPair generate_ed25519(const Session& s) {
+KeyPair generate_ed25519(const Session& s, bool token) {
   return generate_pair(s, CKM_EC_EDWARDS_KEY_PAIR_GEN,
-                       {attr(CKA_EC_PARAMS, kEd25519Params.data(), kEd25519Params.size())},
+                       {attr(CKA_EC_PARAMS, kEd25519Params.data(), kEd25519Params.size())}, token,
                        "C_GenerateKeyPair(Ed25519)");
 }
 
@@ -68,6 +69,11 @@ CK_OBJECT_HANDLE generate_aes256(const Session& s) {
   CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
   check(s.fn()->C_GenerateKey(s.handle(), &m, t.data(), t.size(), &key), "C_GenerateKey(AES-256)");
   return key;
+}
+
+void destroy_pair(const Session& s, const KeyPair& kp) {
+  check(s.fn()->C_DestroyObject(s.handle(), kp.priv), "C_DestroyObject(private key)");
+  check(s.fn()->C_DestroyObject(s.handle(), kp.pub), "C_DestroyObject(public key)");
 }
 
 Bytes read_attribute(const Session& s, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type) {

@@ -1,5 +1,6 @@
 // The benchmark's keys, generated once per run as session objects (PKCS#11 v2.40 sections 2.1.4 RSA,
-// 2.3.3 EC, 2.14 AES; 3.0 section 2.3.5 Edwards curves) so that a run leaves no keys on the token.
+// 2.3.3 EC, 2.14 AES; 3.0 section 2.3.5 Edwards curves) so that a run leaves no keys on the token; with
+// --token-keys the key pairs are token objects, destroyed at the end of the run.
 #pragma once
 
 #include <optional>
@@ -13,10 +14,12 @@ struct KeyPair {
   CK_OBJECT_HANDLE priv = CK_INVALID_HANDLE;
 };
 
-// Each returns the generated key, or throws P11Error with the failing call.
-KeyPair generate_rsa2048(const Session& s);
-KeyPair generate_ec_p256(const Session& s);
-KeyPair generate_ed25519(const Session& s);
+// Each returns the generated key, or throws P11Error with the failing call. `token`: CKA_TOKEN = true (for
+// modules without session keys, such as tpm2-pkcs11); the caller destroys such keys (destroy_pair).
+KeyPair generate_rsa2048(const Session& s, bool token = false);
+KeyPair generate_ec_p256(const Session& s, bool token = false);
+KeyPair generate_ed25519(const Session& s, bool token = false);
+void destroy_pair(const Session& s, const KeyPair& kp);
 CK_OBJECT_HANDLE generate_aes256(const Session& s);
 
 // One attribute's value, read with the size-query convention of C_GetAttributeValue (section 5.7).

@@ -1,7 +1,8 @@
 // keyseal-bench: measures any PKCS#11 module (loaded with dlopen) on signing, AES-GCM, multi-threaded
-// signing, token object creation and lookup by CKA_ID. Usage: see kUsage. Timing results are reported,
-// never judged: there is no pass/fail on speed.
+// signing, token object creation and lookup by CKA_ID, key generation and C_Login times. Usage: see
+// options.cpp. Timing results are reported, never judged: there is no pass/fail on speed.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -11,101 +12,12 @@
 
 #include "keys.h"
 #include "measure.h"
+#include "options.h"
 #include "p11.h"
 #include "report.h"
 
 namespace keyseal::bench {
 namespace {
-
-constexpr const char* kUsage =
-    "usage: keyseal-bench --module PATH [--slot ID | --token-label L] --pin P [--so-pin S --init]\n"
-    "                     [--seconds N] [--objects N] [--lookups N] [--threads N] [--max-fill-seconds N]\n"
-    "                     [--cleanup] [--strict] [--json FILE]\n"
-    "  --init              C_InitToken on the first uninitialized slot (or --slot) with label --token-label\n"
-    "                      (default keyseal-bench) and SO PIN --so-pin, then C_InitPIN with --pin\n"
-    "  --seconds N         window per measurement (default 2)\n"
-    "  --objects N         fill the token to N token objects (default 10000)\n"
-    "  --lookups N         random C_FindObjects lookups by CKA_ID (default 200)\n"
-    "  --threads N         threads for the parallel signing rows (default 2)\n"
-    "  --max-fill-seconds  stop filling after this long (default 900)\n"
-    "  --cleanup           destroy the objects this run created\n"
-    "  --strict            exit 3 when a measurement failed (a missing mechanism is not a failure)\n";
-
-struct Options {
-  std::string module;
-  TokenChoice token;
-  double seconds = 2;
-  uint64_t objects = 10000;
-  size_t lookups = 200;
-  int threads = 2;
-  double max_fill_seconds = 900;
-  bool cleanup = false;
-  bool strict = false;
-  std::string json;
-};
-
-[[noreturn]] void usage_error(const std::string& why) {
-  std::fprintf(stderr, "keyseal-bench: %s\n%s", why.c_str(), kUsage);
-  std::exit(2);
-}
-
-double parse_number(const char* s, const char* opt) {
-  char* end = nullptr;
-  const double v = std::strtod(s, &end);
-  if (!end || *end || !(v > 0)) usage_error(std::string(opt) + " needs a positive number, got '" + s + "'");
-  return v;
-}
-
-Options parse(int argc, char** argv) {
-  Options o;
-  bool have_pin = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> const char* {
-      if (i + 1 >= argc) usage_error(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      std::printf("%s", kUsage);
-      std::exit(0);
-    } else if (a == "--module")
-      o.module = next();
-    else if (a == "--slot") {
-      o.token.has_slot = true;
-      o.token.slot = std::strtoul(next(), nullptr, 0);
-    } else if (a == "--token-label")
-      o.token.label = next();
-    else if (a == "--pin") {
-      o.token.user_pin = next();
-      have_pin = true;
-    } else if (a == "--so-pin")
-      o.token.so_pin = next();
-    else if (a == "--init")
-      o.token.init = true;
-    else if (a == "--seconds")
-      o.seconds = parse_number(next(), "--seconds");
-    else if (a == "--objects")
-      o.objects = static_cast<uint64_t>(parse_number(next(), "--objects"));
-    else if (a == "--lookups")
-      o.lookups = static_cast<size_t>(parse_number(next(), "--lookups"));
-    else if (a == "--threads")
-      o.threads = static_cast<int>(parse_number(next(), "--threads"));
-    else if (a == "--max-fill-seconds")
-      o.max_fill_seconds = parse_number(next(), "--max-fill-seconds");
-    else if (a == "--cleanup")
-      o.cleanup = true;
-    else if (a == "--strict")
-      o.strict = true;
-    else if (a == "--json")
-      o.json = next();
-    else
-      usage_error("unknown option " + a);
-  }
-  if (o.module.empty()) usage_error("--module is required");
-  if (!have_pin) usage_error("--pin is required");
-  if (o.token.init && o.token.label.empty()) o.token.label = "keyseal-bench";
-  return o;
-}
 
 // Runs one measurement; a failure becomes a skipped row with the reason, and the run goes on.
 void attempt(Report& rep, const char* key, const char* label, const char* unit, const std::function<void()>& f) {
@@ -145,7 +57,12 @@ int run(const Options& o) {
   rep.seconds = o.seconds;
 
   Session session(m, slot, true);
-  session.login(CKU_USER, o.token.user_pin);
+  {
+    const auto t0 = std::chrono::steady_clock::now();
+    session.login(CKU_USER, o.token.user_pin);
+    const double first_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (o.wants("login")) rep.add("login_first_ms", "C_Login, first of the process", "ms", first_ms);
+  }
   // Without a mechanism list every mechanism is tried, and failures show as "failed" rows.
   std::vector<CK_MECHANISM_TYPE> mechs;
   bool have_list = true;
@@ -169,19 +86,43 @@ int run(const Options& o) {
     }
   };
   std::fprintf(stderr, "generating keys ...\n");
-  keygen(rsa_err, [&] { rsa = generate_rsa2048(session); });
-  keygen(ec_err, [&] { ec = generate_ec_p256(session); });
-  if (has(CKM_EC_EDWARDS_KEY_PAIR_GEN) && has(CKM_EDDSA))
-    keygen(ed_err, [&] { ed = generate_ed25519(session); });
+  // With the keygen group each pair type is generated --keygen-count times and timed; the last pair is kept.
+  using Generator = KeyPair (*)(const Session&, bool);
+  auto pair = [&](std::string& err, KeyPair& kp, Generator gen, const char* key, const char* label) {
+    const auto generate = [&](const Session& s) { return gen(s, o.token_keys); };
+    if (!o.wants("keygen")) return keygen(err, [&] { kp = generate(session); });
+    keygen(err, [&] {
+      const Timing t = time_keygen(session, generate, o.keygen_count, kp);
+      rep.add(key, label, "ms", t.mean_ms, t.note());
+    });
+    if (!err.empty()) rep.skip(key, label, "ms", "failed: " + err);
+  };
+  const bool need_pairs = o.wants("sign") || o.wants("pss") || o.wants("threads") || o.wants("objects") ||
+                          o.wants("keygen");
+  const std::string kNotMeasured = "not measured";
+  rsa_err = ec_err = kNotMeasured;
+  if (need_pairs && o.algs.count("rsa")) {
+    rsa_err.clear();
+    pair(rsa_err, rsa, generate_rsa2048, "keygen_rsa2048_ms", "RSA-2048 C_GenerateKeyPair");
+  }
+  if (need_pairs && o.algs.count("ec")) {
+    ec_err.clear();
+    pair(ec_err, ec, generate_ec_p256, "keygen_ec_p256_ms", "EC P-256 C_GenerateKeyPair");
+  }
+  if (!o.wants("ed25519"))
+    ed_err = kNotMeasured;
+  else if (has(CKM_EC_EDWARDS_KEY_PAIR_GEN) && has(CKM_EDDSA))
+    keygen(ed_err, [&] { ed = generate_ed25519(session, o.token_keys); });
   else
     ed_err = "module lacks CKM_EC_EDWARDS_KEY_PAIR_GEN/CKM_EDDSA";
-  keygen(aes_err, [&] { aes = generate_aes256(session); });
+  if (o.wants("gcm")) keygen(aes_err, [&] { aes = generate_aes256(session); });
 
   Bytes message(32);
   for (size_t i = 0; i < message.size(); ++i) message[i] = static_cast<uint8_t>(0xa5 ^ i);
   static CK_RSA_PKCS_PSS_PARAMS pss{CKM_SHA256, CKG_MGF1_SHA256, 32};
 
   struct Row {
+    const char* group;
     const char* key;
     const char* label;
     CK_MECHANISM mech;
@@ -189,22 +130,27 @@ int run(const Options& o) {
     const std::string* err;
   };
   const Row rows[] = {
-      {"rsa2048_pkcs1_sign",
+      {"sign",
+       "rsa2048_pkcs1_sign",
        "RSA-2048 PKCS#1 v1.5 sign (SHA256_RSA_PKCS)",
        {CKM_SHA256_RSA_PKCS, nullptr, 0},
        &rsa,
        &rsa_err},
-      {"rsa2048_pss_sign",
+      {"pss",
+       "rsa2048_pss_sign",
        "RSA-2048 PSS sign (SHA256, salt 32)",
        {CKM_SHA256_RSA_PKCS_PSS, &pss, sizeof pss},
        &rsa,
        &rsa_err},
-      {"ecdsa_p256_sign", "ECDSA P-256 sign (32-byte hash)", {CKM_ECDSA, nullptr, 0}, &ec, &ec_err},
-      {"ed25519_sign", "Ed25519 sign (32-byte message)", {CKM_EDDSA, nullptr, 0}, &ed, &ed_err},
+      {"sign", "ecdsa_p256_sign", "ECDSA P-256 sign (32-byte hash)", {CKM_ECDSA, nullptr, 0}, &ec, &ec_err},
+      {"ed25519", "ed25519_sign", "Ed25519 sign (32-byte message)", {CKM_EDDSA, nullptr, 0}, &ed, &ed_err},
   };
   auto sign_case = [&](const Row& r) { return SignCase{r.mech, r.kp->priv, r.kp->pub, message}; };
-  // False (with a skipped row under `key`) when the module lacks the mechanism or the key could not be made.
+  // False (with a skipped row under `key`, unless --algs left the key out) when the module lacks the mechanism
+  // or the key could not be made.
   auto usable = [&](const Row& r, const std::string& key, const std::string& label) {
+    if (*r.err == kNotMeasured)
+      return false;  // --algs left this key type out: no row at all
     if (!has(r.mech.mechanism))
       rep.skip(key, label, "ops/s", std::string("module lacks ") + mech_name(r.mech.mechanism));
     else if (!r.err->empty())
@@ -214,17 +160,34 @@ int run(const Options& o) {
     return false;
   };
 
+  // A signing rate with its failures (always shown for parallel rows) and, with --peer-pid, the CPU time per
+  // signature of this process and of the peer (the TPM simulator).
+  auto add_rate = [&](const std::string& key, const std::string& label, const Rate& rate, bool parallel) {
+    rep.add(key, label, "ops/s", rate.per_second(), {}, rate.per_cpu_second());
+    if (parallel || rate.errors > 0)
+      rep.add(key + "_errors", "  ... failed signatures", "count", static_cast<double>(rate.errors),
+              rate.first_error.empty() ? std::string() : "first: " + rate.first_error);
+    if (o.peer > 0 && rate.cpu_ops > 0) {
+      rep.add(key + "_client_cpu_us", "  ... client CPU per signature", "us",
+              rate.cpu_seconds * 1e6 / static_cast<double>(rate.cpu_ops));
+      if (rate.peer_cpu_seconds)
+        rep.add(key + "_peer_cpu_us", "  ... peer (pid " + std::to_string(o.peer) + ") CPU per signature", "us",
+                *rate.peer_cpu_seconds * 1e6 / static_cast<double>(rate.cpu_ops));
+    }
+  };
+
   for (const Row& r : rows) {
-    if (!usable(r, r.key, r.label)) continue;
+    if (!o.wants(r.group) || !usable(r, r.key, r.label)) continue;
     attempt(rep, r.key, r.label, "ops/s", [&] {
-      const Rate rate = sign_rate(m, slot, sign_case(r), o.seconds, 1);
-      rep.add(r.key, r.label, "ops/s", rate.per_second(), {}, rate.per_cpu_second());
+      add_rate(r.key, r.label, sign_rate(m, slot, sign_case(r), o.seconds, 1, o.peer), false);
     });
   }
 
   const size_t kGcmMessage = 4096;
   const char* gcm_label = "AES-256-GCM encrypt, 4 KiB messages";
-  if (!has(CKM_AES_GCM))
+  if (!o.wants("gcm")) {
+    // not measured
+  } else if (!has(CKM_AES_GCM))
     rep.skip("aes256_gcm_4k_encrypt", gcm_label, "MB/s", "module lacks CKM_AES_GCM");
   else if (!aes_err.empty())
     rep.skip("aes256_gcm_4k_encrypt", gcm_label, "MB/s", "no key: " + aes_err);
@@ -238,14 +201,15 @@ int run(const Options& o) {
   // Parallel signing: each thread has its own session; the ratio is against the one-thread row above.
   const std::string nt = std::to_string(o.threads);
   for (const Row* r : {&rows[2], &rows[0]}) {
+    if (!o.wants("threads")) break;
     const std::string key = std::string(r->key) + "_" + nt + "t";
     const std::string label =
         std::string(r->label).substr(0, std::string(r->label).find(" (")) + ", " + nt + " threads";
     if (!usable(*r, key, label)) continue;
     attempt(rep, key.c_str(), label.c_str(), "ops/s", [&] {
-      const Rate parallel = sign_rate(m, slot, sign_case(*r), o.seconds, o.threads);
+      const Rate parallel = sign_rate(m, slot, sign_case(*r), o.seconds, o.threads, o.peer);
       const double rate = parallel.per_second();
-      rep.add(key, label, "ops/s", rate, {}, parallel.per_cpu_second());
+      add_rate(key, label, parallel, true);
       if (const auto one = rep.value(r->key); one && *one > 0)
         rep.add(key + "_ratio", "  ... speed-up over 1 thread", "x", rate / *one,
                 "ideal: " + nt + ".0 on " + nt + "+ free cores");
@@ -269,7 +233,9 @@ int run(const Options& o) {
   }
   FillResult fill;
   const char* create_label = "token object creation (C_CreateObject)";
-  if (tmpl.kind.empty()) {
+  if (!o.wants("objects")) {
+    // not measured
+  } else if (tmpl.kind.empty()) {
     rep.skip("object_create", create_label, "objects/s", "no EC or RSA public key to copy");
   } else {
     attempt(rep, "object_create", create_label, "objects/s", [&] {
@@ -295,7 +261,9 @@ int run(const Options& o) {
 
   const char* med_label = "find by CKA_ID, median";
   const char* p95_label = "find by CKA_ID, p95";
-  if (fill.ids.empty()) {
+  if (!o.wants("objects")) {
+    // not measured
+  } else if (fill.ids.empty()) {
     rep.skip("find_by_id_median_us", med_label, "us", "no objects created by this run");
   } else {
     attempt(rep, "find_by_id_median_us", med_label, "us", [&] {
@@ -311,11 +279,32 @@ int run(const Options& o) {
     }
   }
 
+  if (o.token_keys) {
+    for (const KeyPair* kp : {&rsa, &ec, &ed}) {
+      if (kp->priv == CK_INVALID_HANDLE) continue;
+      try {
+        destroy_pair(session, *kp);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "keyseal-bench: %s (a benchmark key stays on the token)\n", e.what());
+      }
+    }
+  }
+
+  // C_Logout + C_Login cycles come last: C_Logout invalidates the handles of private objects (PKCS#11 v2.40
+  // section 5.6), and tpm2-pkcs11 leaves a TPM object loaded per C_Login on a TPM without a resource manager.
+  if (o.wants("login"))
+    attempt(rep, "login_ms", "C_Login after C_Logout", "ms", [&] {
+      const Timing t = time_login(session, o.token.user_pin, o.login_count);
+      rep.add("login_ms", "C_Login after C_Logout", "ms", t.mean_ms, t.note());
+    });
+
   rep.print_table();
   if (!o.json.empty()) rep.write_json(o.json);
   if (o.strict)
     for (const Result& r : rep.results)
-      if (r.note.rfind("failed: ", 0) == 0 || r.note.rfind("no key: ", 0) == 0) return 3;
+      if (r.note.rfind("failed: ", 0) == 0 || r.note.rfind("no key: ", 0) == 0 ||
+          (r.unit == "count" && r.value && *r.value > 0))
+        return 3;
   return 0;
 }
 
@@ -323,7 +312,7 @@ int run(const Options& o) {
 }  // namespace keyseal::bench
 
 int main(int argc, char** argv) {
-  const keyseal::bench::Options o = keyseal::bench::parse(argc, argv);
+  const keyseal::bench::Options o = keyseal::bench::parse_options(argc, argv);
   try {
     return keyseal::bench::run(o);
   } catch (const std::exception& e) {

@@ -4,8 +4,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <sys/types.h>
 
 #include "p11.h"
 
@@ -18,10 +22,13 @@ double process_cpu_seconds();
 // `ops` operations completed in `seconds` of wall-clock time; `cpu_ops` of them (the window plus the
 // untimed first operations) in `cpu_seconds` of process CPU time.
 struct Rate {
-  uint64_t ops = 0;
+  uint64_t ops = 0;  // successful operations in the window
   double seconds = 0;
   uint64_t cpu_ops = 0;
   double cpu_seconds = 0;
+  uint64_t errors = 0;               // failed operations (the window and the untimed first ones)
+  std::string first_error;           // the first failure's message
+  std::optional<double> peer_cpu_seconds;  // the --peer-pid process's CPU over the same span as cpu_seconds
   double per_second() const { return seconds > 0 ? static_cast<double>(ops) / seconds : 0; }
   double per_cpu_second() const { return cpu_seconds > 0 ? static_cast<double>(cpu_ops) / cpu_seconds : 0; }
 };
@@ -37,8 +44,10 @@ struct SignCase {
 // Signs for `seconds` in each of `threads` threads, each thread with its own session on `slot` (the user is
 // already logged in, which covers every session of the application). All threads start together; the rate
 // is all operations over the longest thread's window. The last signature of each thread is checked with
-// C_Verify against `pub`: throws std::runtime_error if it does not verify.
-Rate sign_rate(const Module& m, CK_SLOT_ID slot, const SignCase& c, double seconds, int threads);
+// C_Verify against `pub`: throws std::runtime_error if it does not verify. A failing C_SignInit/C_Sign in the
+// window is counted in Rate::errors and the thread goes on (it stops after 1000 failures); a thread with no
+// success at all throws its first error. `peer` > 0: that process's CPU time is measured too (/proc).
+Rate sign_rate(const Module& m, CK_SLOT_ID slot, const SignCase& c, double seconds, int threads, pid_t peer = 0);
 
 // AES-256-GCM one-shot encryption (C_EncryptInit with a fresh 96-bit IV + C_Encrypt) of `message_len`-byte
 // messages for `seconds`. The last ciphertext is decrypted and compared: throws std::runtime_error on mismatch.
@@ -87,5 +96,23 @@ LookupResult find_by_id(const Session& s, const std::vector<Bytes>& ids, size_t 
 
 // Destroys the objects with these CKA_IDs (for --cleanup); returns how many were destroyed.
 uint64_t destroy_by_id(const Session& s, const std::vector<Bytes>& ids);
+
+// Wall-clock milliseconds per call over `count` calls (timings.cpp).
+struct Timing {
+  int count = 0;
+  double mean_ms = 0;
+  double min_ms = 0;
+  double max_ms = 0;
+  std::string note() const;  // "mean of N, min A max B"
+};
+
+struct KeyPair;
+// Generates `count` key pairs with `generate`, timing each C_GenerateKeyPair; keeps the last in `kept` and
+// destroys the others.
+Timing time_keygen(const Session& s, const std::function<KeyPair(const Session&)>& generate, int count,
+                   KeyPair& kept);
+
+// `count` times C_Logout + C_Login(CKU_USER, pin), timing C_Login only; the session ends logged in.
+Timing time_login(const Session& s, const std::string& pin, int count);
 
 }  // namespace keyseal::bench

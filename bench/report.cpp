@@ -56,7 +56,7 @@ std::optional<double> Report::value(const std::string& key) const {
 }
 
 void Report::print_table() const {
-  std::printf("\nkeyseal-bench: %s\n  library: %s\n  token:   '%s' (slot %lu), %.1f s per measurement\n\n",
+  std::printf("\n%s: %s\n  library: %s\n  token:   '%s' (slot %lu), %.1f s per measurement\n\n", tool.c_str(),
               module_path.c_str(), library.c_str(), token.c_str(), slot, seconds);
   std::printf("%-44s %10s %10s  %-10s %s\n", "metric", "wall", "CPU", "unit", "note");
   std::printf("%-44s %10s %10s  %-10s %s\n", std::string(44, '-').c_str(), std::string(10, '-').c_str(),

@@ -17,6 +17,7 @@ struct Result {
 };
 
 struct Report {
+  std::string tool = "keyseal-bench";  // the table's title
   std::string module_path;
   std::string library;  // C_GetInfo description and version
   std::string token;    // token label

@@ -14,7 +14,7 @@ stage() { echo; echo "==== $*"; }
 stage "sanitizer build (ASan + UBSan): unit and conformance tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKEYSEAL_SANITIZE=ON -DKEYSEAL_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$JOBS"
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$JOBS" -LE "e2e|tsan-only")
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$JOBS" -LE "e2e|tsan-only|package")
 
 stage "thread sanitizer build: concurrency tests"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DKEYSEAL_TSAN=ON -DKEYSEAL_BUILD_BENCH=OFF \

@@ -1,9 +1,12 @@
 # Shared helpers of the interop scenarios (issue 6): a temporary store, one function that creates the token
 # (ix_create_token: the only place that knows the backend), key/certificate helpers, free ports, processes
 # killed on exit, and step bookkeeping. Sourced by every tests/interop/*.sh; expects `set -euo pipefail`.
-# Environment: KEYSEAL_BACKEND (soft by default; "tpm", with the module's KEYSEAL_TCTI, goes to
-# `keyseal init --backend`), KNOWN_FAILURES="step ..." (reported, not fatal), IX_VERBOSE=1 (show the output
-# of passing steps too), IX_KEEP=1 (keep the temp dir), KEYSEAL_LOG=debug (module logs).
+# Environment: KEYSEAL_BACKEND (soft by default; "tpm" goes to `keyseal init --backend` and, unless
+# KEYSEAL_TCTI names a TPM, starts a fresh swtpm of the scenario's own: scripts/swtpm.sh, state in $W/swtpm, a
+# free loopback port; no swtpm installed = the scenario fails), KNOWN_FAILURES="step ..." (reported, not fatal),
+# IX_STEP_TIMEOUT (seconds a step may take, default 240: a hung step is reported with the blocked processes'
+# stacks and killed), IX_VERBOSE=1 (show the output of passing steps too), IX_KEEP=1 (keep the temp dir),
+# KEYSEAL_LOG=debug (module logs).
 
 IX_FAILED=()
 IX_XFAIL=()
@@ -12,6 +15,8 @@ IX_LABEL="interop"
 IX_SO_PIN=87654321
 IX_PIN=123456
 export KEYSEAL_BACKEND=${KEYSEAL_BACKEND:-soft}
+IX_SWTPM_SH=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/swtpm.sh
+IX_SWTPM_DIR=""
 
 # ix_init MODULE [KEYSEAL_CLI]: checks the arguments, makes $W (the scenario's temp dir) and the store.
 ix_init() {
@@ -31,10 +36,33 @@ ix_init() {
   # Lets the same scenario run against SoftHSMv2 to check the script itself (calibration).
   export SOFTHSM2_CONF="$W/softhsm2.conf"
   printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$W/softhsm" > "$SOFTHSM2_CONF"
+  if [[ "$KEYSEAL_BACKEND" == tpm && -z "${KEYSEAL_TCTI:-}" ]]; then ix_start_swtpm; fi
   P11=(pkcs11-tool --module "$MODULE")
   TOK=(--token-label "$IX_LABEL")
   LOGIN=(--login --pin "$IX_PIN")
   TOKEN_URI="pkcs11:token=$IX_LABEL"
+}
+
+# ix_start_swtpm: a fresh software TPM for this scenario alone (its own state directory and port, so scenarios
+# run in parallel), stopped by ix_cleanup; exports KEYSEAL_TCTI for the module. No swtpm = exit 1 (a failure).
+ix_start_swtpm() {
+  command -v swtpm > /dev/null || { echo "swtpm not installed (Debian package swtpm): a TPM scenario cannot run" >&2; exit 1; }
+  IX_SWTPM_DIR="$W/swtpm"
+  KEYSEAL_TCTI=$("$IX_SWTPM_SH" start "$IX_SWTPM_DIR") || { echo "swtpm did not start" >&2; exit 1; }
+  export KEYSEAL_TCTI
+  echo "swtpm for this scenario: $KEYSEAL_TCTI (state $IX_SWTPM_DIR)"
+  ix_tpm_da_parameters
+}
+
+# A fresh swtpm locks out after 3 authorization failures (1000 s each to recover), and keyseal refuses a PIN
+# attempt that could be the TPM's last: two wrong PINs would lock every TPM token for the rest of the run. The
+# fixture sets the dictionary-attack parameters instead (TPM2_DictionaryAttackParameters, empty lockout auth
+# on a fresh TPM): TPM_DA_MAX_TRIES (default 32) failures, 600 s recovery. TPM_DA_MAX_TRIES= keeps swtpm's own.
+ix_tpm_da_parameters() {
+  [[ -n "${TPM_DA_MAX_TRIES-32}" ]] || return 0
+  ix_require tpm2_dictionarylockout tpm2-tools
+  tpm2_dictionarylockout -T "$KEYSEAL_TCTI" --setup-parameters --max-tries="${TPM_DA_MAX_TRIES-32}" \
+    --recovery-time=600 --lockout-recovery-time=600 || { echo "could not set the TPM's DA parameters" >&2; exit 1; }
 }
 
 # ix_spawn CMD...: starts CMD in the background and remembers it, so ix_cleanup kills it even on failure.
@@ -56,6 +84,10 @@ ix_cleanup() {
       sleep 0.1
     done
     while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done < "$W/pids"
+  fi
+  if [[ -n "$IX_SWTPM_DIR" ]]; then
+    if [[ -n "${IX_KEEP:-}" && -f "$IX_SWTPM_DIR/swtpm.log" ]]; then echo "swtpm log: $IX_SWTPM_DIR/swtpm.log"; fi
+    "$IX_SWTPM_SH" stop "$IX_SWTPM_DIR" || true
   fi
   [[ -n "${IX_KEEP:-}" ]] && echo "kept $W" || rm -rf "$W"
   exit "$rc"
@@ -189,7 +221,14 @@ run_step() {
   shift 2
   echo "-- $name: $desc"
   set +e
-  ( set -euo pipefail; "$@" ) > "$W/$name.log" 2>&1
+  ( set -euo pipefail; "$@" ) > "$W/$name.log" 2>&1 &
+  local spid=$! waited=0 limit=$(( ${IX_STEP_TIMEOUT:-240} * 5 ))
+  while kill -0 "$spid" 2>/dev/null && (( waited < limit )); do sleep 0.2; waited=$((waited + 1)); done
+  if kill -0 "$spid" 2>/dev/null; then
+    { echo "== step '$name' still running after ${IX_STEP_TIMEOUT:-240} s: hung"; ix_hang_report "$spid"; } >> "$W/$name.log" 2>&1
+    ix_kill_tree "$spid"
+  fi
+  wait "$spid"
   rc=$?
   set -e
   if (( rc == 0 )); then
@@ -208,6 +247,41 @@ run_step() {
       echo "== no token: scenario stopped"
       exit 1
     fi
+  fi
+}
+
+# ix_descendants PID: PID's child processes, grandchildren and so on.
+ix_descendants() {
+  local c
+  for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do echo "$c"; ix_descendants "$c"; done
+}
+
+ix_kill_tree() {  # ix_kill_tree PID: TERM, then KILL, to PID and everything below it
+  local pids
+  pids="$1 $(ix_descendants "$1" | tr '\n' ' ')"
+  kill $pids 2>/dev/null || true
+  sleep 1
+  kill -9 $pids 2>/dev/null || true
+}
+
+# ix_hang_report PID: what a hung step is waiting for. Every process of the step and every process that has the
+# module loaded (e.g. an ssh-agent's helper started by an earlier step): command line, kernel wait channel,
+# TCP connections, and (with gdb) each thread's stack; then who is connected to the scenario's swtpm.
+ix_hang_report() {
+  local p pids
+  pids=$( { ix_descendants "$1"; grep -l -F "$MODULE" /proc/[0-9]*/maps 2>/dev/null | cut -d/ -f3; } | sort -un)
+  for p in $pids; do
+    [[ -r /proc/$p/cmdline ]] || continue
+    echo "-- process $p (parent $(ps -o ppid= -p "$p" | tr -d ' ')): $(tr '\0' ' ' < "/proc/$p/cmdline")"
+    echo "   wait channel: $(cat "/proc/$p/wchan" 2>/dev/null)$(grep -q -F "$MODULE" "/proc/$p/maps" 2>/dev/null && echo ', module loaded')"
+    ss -tnpH 2>/dev/null | grep "pid=$p," | sed 's/^/   tcp: /'
+    if command -v gdb > /dev/null && grep -q -F "$MODULE" "/proc/$p/maps" 2>/dev/null; then
+      timeout 60 gdb -p "$p" -batch -nx -ex 'thread apply all bt 25' 2>/dev/null | grep -E '^(Thread|#)' | sed 's/^/   /'
+    fi
+  done
+  if [[ -n "$IX_SWTPM_DIR" && -f "$IX_SWTPM_DIR/port" ]]; then
+    echo "-- connections to swtpm (port $(cat "$IX_SWTPM_DIR/port")):"
+    ss -tanp 2>/dev/null | grep -E "127\.0\.0\.1:$(cat "$IX_SWTPM_DIR/port")( |$)" | grep -v TIME-WAIT || echo "   none open"
   fi
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interop scenario: OpenSSH with keys on the token. ssh-keygen -D lists them, a fresh ssh-agent loads them
 # with ssh-add -s, and a real login to an sshd of our own on 127.0.0.1 (own host key and config) succeeds with
-# the RSA key and with the EC key, through the agent and through -o PKCS11Provider.
+# the RSA key and with the EC key, through the agent and through -o PKCS11Provider, and through the agent
+# again after those other processes used the token.
 # Commands as in docs/consumers/ssh.md. Usage: ssh.sh MODULE [KEYSEAL_CLI]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -111,5 +112,9 @@ run_step login-agent-rsa "ssh login through the agent with the RSA key" step_log
 run_step login-agent-ec "ssh login through the agent with the EC key" step_login_agent "$W/ec.pub"
 run_step login-pkcs11-rsa "ssh -o PKCS11Provider login with the RSA key" step_login_provider "$W/rsa.pub"
 run_step login-pkcs11-ec "ssh -o PKCS11Provider login with the EC key" step_login_provider "$W/ec.pub"
+# The agent's module instance has stayed loaded while the ssh processes above loaded the module themselves (as
+# ssh-agent and Firefox share one token): the agent must still sign afterwards.
+run_step login-agent-after "ssh login through the agent again, after other processes used the token" \
+  step_login_agent "$W/rsa.pub"
 run_step wrong-key "an unauthorised key is refused" step_wrong_key
 ix_summary

@@ -1,0 +1,65 @@
+#!/bin/sh
+# Start or stop a software TPM 2.0 (Debian swtpm) for shell tests of the keyseal TPM token.
+#   scripts/swtpm.sh start DIR   -> starts swtpm with state in DIR on a free loopback port pair, writes DIR/pid
+#                                   and DIR/tcti, prints the TCTI string (swtpm:host=127.0.0.1,port=N)
+#   scripts/swtpm.sh stop DIR    -> stops it (the state in DIR stays; start again to resume the same TPM)
+set -eu
+cmd=${1:-}
+dir=${2:-}
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+
+port_free() {
+  python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+PY
+}
+
+case "$cmd" in
+start)
+  command -v swtpm >/dev/null 2>&1 || { echo "swtpm is not installed (Debian package swtpm)" >&2; exit 1; }
+  mkdir -p "$dir"
+  if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then cat "$dir/tcti"; exit 0; fi
+  port=""
+  if [ -f "$dir/port" ]; then port=$(cat "$dir/port"); fi  # a restart reuses the same port
+  if [ -z "$port" ]; then
+    for _ in $(seq 1 50); do
+      p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+      if [ "$p" -lt 65535 ] && port_free $((p + 1)); then port=$p; break; fi
+    done
+  fi
+  [ -n "$port" ] || { echo "no free port pair" >&2; exit 1; }
+  swtpm socket --tpm2 --tpmstate dir="$dir" \
+    --server type=tcp,port="$port",bindaddr=127.0.0.1 \
+    --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
+    --flags not-need-init,startup-clear --log file="$dir/swtpm.log" >/dev/null 2>&1 &
+  echo $! > "$dir/pid"
+  echo "$port" > "$dir/port"
+  # Ready when the control port accepts connections.
+  for _ in $(seq 1 100); do
+    if python3 -c "import socket; socket.create_connection(('127.0.0.1', $((port + 1))), 0.2)" 2>/dev/null; then
+      echo "swtpm:host=127.0.0.1,port=$port" > "$dir/tcti"
+      cat "$dir/tcti"
+      exit 0
+    fi
+    kill -0 "$(cat "$dir/pid")" 2>/dev/null || { echo "swtpm exited; see $dir/swtpm.log" >&2; exit 1; }
+    sleep 0.05
+  done
+  echo "swtpm did not start; see $dir/swtpm.log" >&2
+  exit 1
+  ;;
+stop)
+  [ -f "$dir/pid" ] || exit 0
+  pid=$(cat "$dir/pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$dir/pid"
+  ;;
+*)
+  echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+esac

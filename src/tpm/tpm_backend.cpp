@@ -1,0 +1,295 @@
+// TpmBackend: PINs as TPM-sealed master keys, keys created/imported in the TPM, private-key operations in the
+// TPM, secret keys through the soft backend; connect_backend() and probe_status() (PKCS#11 3.0 sections
+// 5.5 C_GetTokenInfo, 5.6 PINs, 5.8-5.14).
+#include "tpm/tpm_token.h"
+
+#include "core/mechanisms.h"
+#include "crypto/asym.h"
+#include "crypto/random.h"
+#include "store/token_db.h"
+#include "tpm/connection.h"
+#include "tpm/key_blobs.h"
+#include "tpm/operations.h"
+#include "tpm/pin_seal.h"
+#include "tpm/probe.h"
+#include "tpm/tss_errors.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace keyseal::tpm {
+
+namespace {
+
+const char* role(CK_USER_TYPE who) { return who == CKU_SO ? "so" : "user"; }
+std::string pin_key(CK_USER_TYPE who) { return std::string("tpm.pin.") + role(who); }
+constexpr const char* kPcrsKey = "tpm.pcrs";
+
+std::string meta_string(store::TokenDb& db, const char* key) {
+  auto v = db.get_meta(key);
+  return v ? std::string(v->begin(), v->end()) : std::string();
+}
+
+void put_padded(CK_UTF8CHAR* dst, size_t n, const std::string& s) {
+  std::memset(dst, ' ', n);
+  std::memcpy(dst, s.data(), std::min(n, s.size()));
+}
+
+CK_BYTE clamp(uint32_t v) { return static_cast<CK_BYTE>(std::min<uint32_t>(v, 255)); }
+
+TpmHashes hashes_of(const TpmInfo& i) {
+  TpmHashes h;
+  h.sha1 = i.has(TPM2_ALG_SHA1);
+  h.sha256 = i.has(TPM2_ALG_SHA256);
+  h.sha384 = i.has(TPM2_ALG_SHA384);
+  h.sha512 = i.has(TPM2_ALG_SHA512);
+  h.rsapss = i.has(TPM2_ALG_RSAPSS);
+  h.oaep = i.has(TPM2_ALG_OAEP);
+  return h;
+}
+
+std::shared_ptr<const KeyBlobs> blobs(const core::Object& key) {
+  return key.cached<KeyBlobs>(core::Object::backend_slot, [&]() -> std::shared_ptr<const void> {
+    return std::make_shared<const KeyBlobs>(blobs_of(key.attrs));
+  });
+}
+
+Status status_of(Connection& c) {
+  Status s;
+  try {
+    auto g = c.lock();
+    g.refresh_variable_state();
+    const TpmInfo& i = g.info();
+    s.present = true;
+    s.manufacturer = manufacturer_name(i.manufacturer);
+    s.vendor_string = i.vendor_string;
+    s.firmware = firmware_text(i);
+    s.spec_level = spec_text(i);
+    for (TPMI_ALG_HASH h : i.pcr_banks) s.pcr_banks.push_back(hash_name(h));
+    s.lockout = lockout_text(i);
+    if (!i.storage_enabled) s.why = "the storage hierarchy is disabled";
+    else if (!g.parent_error().empty()) s.why = g.parent_error();
+    s.ready = s.why.empty();
+  } catch (const std::exception& e) {
+    s = Status{};
+    s.why = e.what();
+  }
+  return s;
+}
+
+}  // namespace
+
+TpmBackend::TpmBackend(std::shared_ptr<Connection> c, Options o)
+    : conn_(std::move(c)), options_(std::move(o)), soft_(crypto::Argon2Params{}) {
+  auto g = conn_->lock();
+  info_ = std::make_unique<TpmInfo>(g.info());
+  if (!options_.pcrs.empty()) options_.pcrs = pcrs_text(parse_pcrs(options_.pcrs, info_->pcr_banks));
+}
+
+TpmBackend::~TpmBackend() = default;
+
+bool TpmBackend::supports(CK_MECHANISM_TYPE mechanism) const {
+  const core::MechanismRow* row = core::find_mechanism(mechanism);
+  if (!row) return false;
+  const TpmInfo& i = *info_;
+  const TpmHashes h = hashes_of(i);
+  switch (row->key_type) {
+    case CKK_RSA:
+      if (!i.has(TPM2_ALG_RSA) || i.rsa_bits.empty()) return false;
+      if (row->param == core::ParamKind::pss) return h.rsapss && (row->digest == 0 || h.has(row->digest));
+      return true;  // PKCS#1 v1.5, X.509 and OAEP work for every hash (raw RSA + software encoding)
+    case CKK_EC:
+      if (!i.has(TPM2_ALG_ECC) || i.curves.empty()) return false;
+      if (mechanism == CKM_ECDH1_DERIVE) return i.has(TPM2_ALG_ECDH);
+      if (row->flags & (CKF_SIGN | CKF_VERIFY)) return i.has(TPM2_ALG_ECDSA);
+      return mechanism == CKM_EC_KEY_PAIR_GEN;
+    case CKK_EC_EDWARDS:
+      return false;  // no TPM has Ed25519
+    default:
+      return soft_.supports(mechanism);  // digests, AES, HMAC, generic secrets
+  }
+}
+
+// Key sizes are what this TPM makes: the RSA sizes TPM2_TestParms accepted, the NIST curves it lists. RSA and
+// EC private-key work is done by the TPM: CKF_HW.
+void TpmBackend::limit_mechanism_info(CK_MECHANISM_TYPE mechanism, CK_MECHANISM_INFO& info) const {
+  const core::MechanismRow* row = core::find_mechanism(mechanism);
+  if (!row) return;
+  if (row->key_type == CKK_RSA || row->key_type == CKK_EC) info.flags |= CKF_HW;
+  const TpmInfo& i = *info_;
+  if (row->key_type == CKK_RSA && !i.rsa_bits.empty()) {
+    info.ulMinKeySize = std::max<CK_ULONG>(info.ulMinKeySize, *i.rsa_bits.begin());
+    info.ulMaxKeySize = std::min<CK_ULONG>(info.ulMaxKeySize, *i.rsa_bits.rbegin());
+  } else if (row->key_type == CKK_EC) {
+    CK_ULONG lo = 0, hi = 0;
+    for (const auto& [curve, bits] : {std::pair{TPM2_ECC_NIST_P256, 256UL}, std::pair{TPM2_ECC_NIST_P384, 384UL},
+                                      std::pair{TPM2_ECC_NIST_P521, 521UL}}) {
+      if (!i.curves.count(curve)) continue;
+      if (lo == 0) lo = bits;
+      hi = bits;
+    }
+    if (lo != 0) {
+      info.ulMinKeySize = std::max<CK_ULONG>(info.ulMinKeySize, lo);
+      info.ulMaxKeySize = std::min<CK_ULONG>(info.ulMaxKeySize, hi);
+    }
+  }
+}
+
+SecureBytes TpmBackend::create_master_key(store::TokenDb& db, ByteView so_pin) {
+  SecureBytes mk = crypto::random_bytes(32);
+  if (!options_.pcrs.empty()) db.set_meta(kPcrsKey, view(options_.pcrs));
+  set_pin(db, CKU_SO, view(mk), so_pin);
+  return mk;
+}
+
+SecureBytes TpmBackend::unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView pin) {
+  auto rec = db.get_meta(pin_key(who));
+  require(rec.has_value(), CKR_USER_PIN_NOT_INITIALIZED, "no PIN is set");
+  const SecureBytes auth = pin_auth(meta_string(db, "uid"), role(who), pin);
+  auto g = conn_->lock();
+  return unseal_secret(g, view(*rec), view(auth), meta_string(db, kPcrsKey));
+}
+
+void TpmBackend::set_pin(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) {
+  const SecureBytes auth = pin_auth(meta_string(db, "uid"), role(who), pin);
+  SecureBytes rec;
+  {
+    auto g = conn_->lock();
+    rec = seal_secret(g, master_key, view(auth), meta_string(db, kPcrsKey));
+  }
+  db.set_meta(pin_key(who), view(rec));
+}
+
+bool TpmBackend::has_pin(store::TokenDb& db, CK_USER_TYPE who) { return db.get_meta(pin_key(who)).has_value(); }
+
+void TpmBackend::remove_pin(store::TokenDb& db, CK_USER_TYPE who) { db.delete_meta(pin_key(who)); }
+
+void TpmBackend::fill_token_info(store::TokenDb& db, CK_TOKEN_INFO& info) {
+  const TpmInfo& i = *info_;
+  put_padded(info.manufacturerID, sizeof info.manufacturerID, manufacturer_name(i.manufacturer));
+  put_padded(info.model, sizeof info.model, "tpm token");
+  info.firmwareVersion = {clamp(i.firmware1 >> 16), clamp(i.firmware1 & 0xFFFF)};
+  info.hardwareVersion = {clamp(i.spec_revision / 100), clamp(i.spec_revision % 100)};  // TPM spec revision
+  // A TPM in dictionary-attack lockout refuses every PIN: say so. Applications poll C_GetTokenInfo, so the
+  // TPM is asked at most every 2 seconds.
+  std::lock_guard<std::mutex> lk(lockout_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - lockout_checked_ > std::chrono::seconds(2)) {
+    lockout_checked_ = now;
+    try {
+      auto g = conn_->lock();
+      g.refresh_variable_state();
+      in_lockout_ = g.info().in_lockout;
+    } catch (const Error&) {
+    }
+  }
+  if (in_lockout_) info.flags |= CKF_USER_PIN_LOCKED | CKF_SO_PIN_LOCKED;
+}
+
+void TpmBackend::generate_key_pair(const MechanismParams& m, core::AttributeMap& pub, core::AttributeMap& priv) {
+  CK_KEY_TYPE kt;
+  if (m.type == CKM_RSA_PKCS_KEY_PAIR_GEN) kt = CKK_RSA;
+  else if (m.type == CKM_EC_KEY_PAIR_GEN) kt = CKK_EC;
+  else fail(CKR_MECHANISM_INVALID, "the TPM token makes RSA and EC key pairs only");
+  auto g = conn_->lock();
+  create_key_pair(g, kt, pub, priv);
+}
+
+void TpmBackend::generate_key(const MechanismParams& m, core::AttributeMap& key) { soft_.generate_key(m, key); }
+
+void TpmBackend::import_key(core::AttributeMap& key) {
+  const CK_OBJECT_CLASS cls = core::get_ulong(key, CKA_CLASS).value_or(CK_UNAVAILABLE_INFORMATION);
+  const CK_KEY_TYPE kt = core::get_ulong(key, CKA_KEY_TYPE).value_or(CK_UNAVAILABLE_INFORMATION);
+  if (cls != CKO_PRIVATE_KEY) return soft_.import_key(key);  // public and secret keys: checked, kept as given
+  require(kt != CKK_EC_EDWARDS, CKR_CURVE_NOT_SUPPORTED, "the TPM cannot hold Ed25519 keys");
+  {
+    auto g = conn_->lock();
+    import_private_key(g, key);
+  }
+  if (kt != CKK_RSA) return;  // the EC public point was computed from the private value
+  // The TPM takes n and one prime without checking that the prime divides n: prove the key with one signature.
+  static constexpr std::string_view kProbe = "keyseal: imported key check";
+  MechanismParams m;
+  m.type = CKM_SHA256_RSA_PKCS;
+  SecureBytes sig;
+  try {
+    sig = make_signer(conn_, std::make_shared<const KeyBlobs>(blobs_of(key)), m, hashes_of(*info_))->run(view(kProbe));
+  } catch (const TssError& e) {  // TPM2_Load refuses a prime that does not divide n (TPM_RC_BINDING)
+    if (is_connection_error(e.tss_rc)) throw;
+    fail(CKR_ATTRIBUTE_VALUE_INVALID, "the TPM refused the imported RSA key: " + e.detail);
+  }
+  try {
+    const SecureBytes* n = core::get_bytes(key, CKA_MODULUS);
+    const SecureBytes* e = core::get_bytes(key, CKA_PUBLIC_EXPONENT);
+    crypto::make_verifier(crypto::rsa_public_key(view(*n), view(*e)), m)->verify(view(kProbe), view(sig));
+  } catch (const Error&) {
+    fail(CKR_ATTRIBUTE_VALUE_INVALID, "the RSA private key does not belong to its modulus");
+  }
+}
+
+std::unique_ptr<Operation> TpmBackend::sign(const core::Object& key, const MechanismParams& m) {
+  if (key.cls() == CKO_SECRET_KEY) return soft_.sign(key, m);
+  return make_signer(conn_, blobs(key), m, hashes_of(*info_));
+}
+
+std::unique_ptr<Operation> TpmBackend::verify(const core::Object& key, const MechanismParams& m) {
+  return soft_.verify(key, m);
+}
+
+std::unique_ptr<Operation> TpmBackend::encrypt(const core::Object& key, const MechanismParams& m) {
+  return soft_.encrypt(key, m);
+}
+
+std::unique_ptr<Operation> TpmBackend::decrypt(const core::Object& key, const MechanismParams& m) {
+  if (key.cls() == CKO_PRIVATE_KEY) return make_decryptor(conn_, blobs(key), m, hashes_of(*info_));
+  return soft_.decrypt(key, m);
+}
+
+SecureBytes TpmBackend::derive(const core::Object& key, const MechanismParams& m) {
+  require(m.type == CKM_ECDH1_DERIVE, CKR_MECHANISM_INVALID, "not a derivation mechanism");
+  require(m.kdf == CKD_NULL, CKR_MECHANISM_PARAM_INVALID, "the TPM token derives with CKD_NULL only");
+  return ecdh_zgen(*conn_, *blobs(key), view(m.public_data));
+}
+
+SecureBytes TpmBackend::wrap(const core::Object& wk, const MechanismParams& m, ByteView value) {
+  return soft_.wrap(wk, m, value);
+}
+
+SecureBytes TpmBackend::unwrap(const core::Object& uk, const MechanismParams& m, ByteView wrapped) {
+  if (uk.cls() == CKO_PRIVATE_KEY) return make_decryptor(conn_, blobs(uk), m, hashes_of(*info_))->run(wrapped);
+  return soft_.unwrap(uk, m, wrapped);
+}
+
+uint64_t TpmBackend::tpm_commands() const { return conn_->commands(); }
+
+size_t TpmBackend::loaded_objects() const { return conn_->loaded_objects(); }
+
+Status TpmBackend::status() { return status_of(*conn_); }
+
+void TpmBackend::with_esys(const std::function<void(ESYS_CONTEXT*)>& fn) {
+  auto g = conn_->lock();
+  fn(g.ctx());
+}
+
+std::shared_ptr<core::Backend> connect_backend(const Options& o, std::string& why) {
+  try {
+    return std::make_shared<TpmBackend>(Connection::shared(o.tcti), o);
+  } catch (const std::exception& e) {
+    why = e.what();
+  } catch (...) {
+    why = "unknown failure while connecting to the TPM";
+  }
+  return nullptr;
+}
+
+Status probe_status(const std::string& tcti) {
+  try {
+    return status_of(*Connection::shared(tcti));
+  } catch (const std::exception& e) {
+    Status s;
+    s.why = e.what();
+    return s;
+  }
+}
+
+}  // namespace keyseal::tpm
