@@ -123,6 +123,30 @@ SecureBytes Session::wrap_key(const MechanismParams& m, CK_OBJECT_HANDLE wrappin
   }
 }
 
+// An unwrapped private key arrives as a PKCS#8 PrivateKeyInfo (section 2.2): its components join the
+// caller's template, whose key type and curve, when given, must agree with it.
+static void set_private_key_from_pkcs8(AttributeMap& attrs, ByteView der) {
+  const crypto::Pkcs8Key k = crypto::parse_pkcs8(der);
+  const CK_KEY_TYPE kt = k.rsa ? CKK_RSA : crypto::ec_params_is_ed25519(view(k.ec_params)) ? CKK_EC_EDWARDS : CKK_EC;
+  require(get_ulong(attrs, CKA_KEY_TYPE).value_or(kt) == kt, CKR_TEMPLATE_INCONSISTENT,
+          "CKA_KEY_TYPE does not match the unwrapped key");
+  set_ulong(attrs, CKA_KEY_TYPE, kt);
+  if (k.rsa) {
+    const crypto::RsaKeyPair& r = k.rsa_key;
+    if (const SecureBytes* n = get_bytes(attrs, CKA_MODULUS))
+      require(*n == r.n, CKR_TEMPLATE_INCONSISTENT, "CKA_MODULUS does not match the unwrapped key");
+    const std::pair<CK_ATTRIBUTE_TYPE, const SecureBytes*> parts[] = {
+        {CKA_MODULUS, &r.n}, {CKA_PUBLIC_EXPONENT, &r.e}, {CKA_PRIVATE_EXPONENT, &r.d}, {CKA_PRIME_1, &r.p},
+        {CKA_PRIME_2, &r.q}, {CKA_EXPONENT_1, &r.dp}, {CKA_EXPONENT_2, &r.dq}, {CKA_COEFFICIENT, &r.qinv}};
+    for (const auto& [t, v] : parts) set_bytes(attrs, t, view(*v));
+    return;
+  }
+  if (const SecureBytes* params = get_bytes(attrs, CKA_EC_PARAMS))
+    require(*params == k.ec_params, CKR_TEMPLATE_INCONSISTENT, "CKA_EC_PARAMS does not match the unwrapped key");
+  set_bytes(attrs, CKA_EC_PARAMS, view(k.ec_params));
+  set_bytes(attrs, CKA_VALUE, view(k.ec_key.d));
+}
+
 CK_OBJECT_HANDLE Session::unwrap_key(const MechanismParams& m, CK_OBJECT_HANDLE unwrapping, ByteView wrapped,
                                      AttributeMap attrs) {
   const MechanismRow& row = row_for(m, CKF_UNWRAP);
@@ -131,8 +155,9 @@ CK_OBJECT_HANDLE Session::unwrap_key(const MechanismParams& m, CK_OBJECT_HANDLE 
   require(uk->cls() != CKO_PUBLIC_KEY, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, "a public key cannot unwrap");
   require(uk->secrets_loaded, CKR_USER_NOT_LOGGED_IN, "this key needs a login");
   check_new_object(attrs, Origin::unwrap, so());
-  require(get_ulong(attrs, CKA_CLASS) == CKO_SECRET_KEY, CKR_TEMPLATE_INCONSISTENT,
-          "only secret keys can be unwrapped");
+  const CK_OBJECT_CLASS cls = get_ulong(attrs, CKA_CLASS).value_or(CKO_SECRET_KEY);
+  require(cls == CKO_SECRET_KEY || cls == CKO_PRIVATE_KEY, CKR_TEMPLATE_INCONSISTENT,
+          "only secret and private keys can be unwrapped");
   check_new_object_access(attrs);
   SecureBytes value;
   try {
@@ -141,6 +166,12 @@ CK_OBJECT_HANDLE Session::unwrap_key(const MechanismParams& m, CK_OBJECT_HANDLE 
     if (e.rv == CKR_ENCRYPTED_DATA_INVALID || e.rv == CKR_DATA_INVALID) fail(CKR_WRAPPED_KEY_INVALID, e.detail);
     if (e.rv == CKR_ENCRYPTED_DATA_LEN_RANGE || e.rv == CKR_DATA_LEN_RANGE) fail(CKR_WRAPPED_KEY_LEN_RANGE, e.detail);
     throw;
+  }
+  if (cls == CKO_PRIVATE_KEY) {
+    set_private_key_from_pkcs8(attrs, view(value));
+    token_->backend().import_key(attrs);  // a TPM token imports it into the TPM here
+    finish_new_object(attrs, Origin::unwrap, m.type, new_object_uid());
+    return store_new(std::move(attrs));
   }
   if (auto len = get_ulong(attrs, CKA_VALUE_LEN)) {
     require(*len <= value.size(), CKR_TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN longer than the unwrapped key");

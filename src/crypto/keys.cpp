@@ -3,6 +3,7 @@
 #include "crypto/key_state.h"
 
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
@@ -249,6 +250,54 @@ SecureBytes public_key_info(const PKey& k) {
   unsigned char* p = out.data();
   if (i2d_PUBKEY(k.get(), &p) != len) ossl_fail(CKR_FUNCTION_FAILED, "i2d_PUBKEY");
   return out;
+}
+
+Pkcs8Key parse_pkcs8(ByteView der) {
+  const unsigned char* p = der.data();
+  std::unique_ptr<PKCS8_PRIV_KEY_INFO, decltype(&PKCS8_PRIV_KEY_INFO_free)> p8(
+      d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(der.size())), &PKCS8_PRIV_KEY_INFO_free);
+  ERR_clear_error();
+  require(p8 && p == der.data() + der.size(), CKR_WRAPPED_KEY_INVALID, "not a PKCS#8 PrivateKeyInfo");
+  PkeyPtr pk(EVP_PKCS82PKEY_ex(p8.get(), libctx(), nullptr));
+  ERR_clear_error();
+  require(pk != nullptr, CKR_WRAPPED_KEY_INVALID, "the PKCS#8 key cannot be decoded");
+  Pkcs8Key out;
+  if (EVP_PKEY_is_a(pk.get(), "RSA")) {
+    out.rsa = true;
+    RsaKeyPair& k = out.rsa_key;
+    k.n = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_N);
+    k.e = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_E);
+    k.d = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_D);
+    k.p = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_FACTOR1);
+    k.q = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_FACTOR2);
+    k.dp = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_EXPONENT1);
+    k.dq = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_EXPONENT2);
+    k.qinv = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_COEFFICIENT1);
+    return out;
+  }
+  if (EVP_PKEY_is_a(pk.get(), "ED25519")) {
+    out.ec_params = ec_params_der(Curve::ed25519);
+    SecureBytes d(32);
+    size_t len = d.size();
+    ossl_check(EVP_PKEY_get_raw_private_key(pk.get(), d.data(), &len), CKR_WRAPPED_KEY_INVALID, "Ed25519 key");
+    out.ec_key.d = std::move(d);
+    out.ec_key.point = ec_public_point(view(out.ec_params), view(out.ec_key.d));
+    return out;
+  }
+  require(EVP_PKEY_is_a(pk.get(), "EC"), CKR_WRAPPED_KEY_INVALID, "the PKCS#8 key is not RSA, EC or Ed25519");
+  char group[64] = {};
+  size_t glen = 0;
+  ossl_check(EVP_PKEY_get_utf8_string_param(pk.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen),
+             CKR_WRAPPED_KEY_INVALID, "EC key without a named curve");
+  for (Curve c : {Curve::p256, Curve::p384, Curve::p521}) {
+    const CurveInfo& ci = curve_info(c);
+    if (std::string_view(group) != ci.group) continue;
+    out.ec_params = ec_params_der(c);
+    out.ec_key.d = bn_param(pk.get(), OSSL_PKEY_PARAM_PRIV_KEY, ci.field_bytes);
+    out.ec_key.point = nist_public_point(c, view(out.ec_key.d));
+    return out;
+  }
+  fail(CKR_CURVE_NOT_SUPPORTED, std::string("curve ") + group + " is not supported");
 }
 
 }  // namespace keyseal::crypto

@@ -58,6 +58,17 @@ struct EcKeyPair {
 EcKeyPair generate_ec(ByteView ec_params);  // P-256, P-384, P-521, Ed25519
 SecureBytes ec_public_point(ByteView ec_params, ByteView d);  // raw public point from the private value
 
+// A private key in PKCS#8 PrivateKeyInfo form (what C_UnwrapKey of a private key yields, PKCS#11 3.0
+// section 2.2 "wrapping private keys"): RSA, or EC/Ed25519 with its curve. CKR_WRAPPED_KEY_INVALID when it
+// is not one, CKR_CURVE_NOT_SUPPORTED for another curve.
+struct Pkcs8Key {
+  bool rsa = false;
+  RsaKeyPair rsa_key;
+  SecureBytes ec_params;  // DER namedCurve (or the Ed25519 OID)
+  EcKeyPair ec_key;
+};
+Pkcs8Key parse_pkcs8(ByteView der);
+
 // 256/384/521/255. CKR_CURVE_NOT_SUPPORTED for well-formed but unsupported parameters,
 // CKR_DOMAIN_PARAMS_INVALID for anything that is not DER.
 size_t ec_params_bits(ByteView ec_params);

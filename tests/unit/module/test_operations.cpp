@@ -3,7 +3,11 @@
 // digests and HMAC, cross-checked against OpenSSL where a result must match a standard.
 #include "fixture.h"
 
+#include "crypto/symmetric.h"
+
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
@@ -190,6 +194,76 @@ TEST_F(ModuleTest, WrapUnwrapHonoursExtractable) {
   wrapped[5] ^= 1;
   EXPECT_EQ(C_UnwrapKey(s, &m, kek, wrapped.data(), n, t.data(), t.size(), &copy), CKR_WRAPPED_KEY_INVALID);
   EXPECT_EQ(C_WrapKey(s, &m, 123456, payload, nullptr, &n), CKR_WRAPPING_KEY_HANDLE_INVALID);
+}
+
+// C_UnwrapKey of a private key (PKCS#11 3.0 section 2.2): a PKCS#8 PrivateKeyInfo made by OpenSSL, wrapped
+// with AES key wrap with padding under a key the test knows, becomes a private key that signs like the original.
+TEST_F(ModuleTest, UnwrapPrivateKeyFromPkcs8) {
+  CK_SESSION_HANDLE s = open();
+  login_user(s);
+  std::vector<uint8_t> kek_value(32, 0x5a);
+  CK_OBJECT_CLASS sk = CKO_SECRET_KEY;
+  CK_KEY_TYPE aes = CKK_AES;
+  CK_BBOOL yes = CK_TRUE;
+  std::vector<CK_ATTRIBUTE> kt = {attr(CKA_CLASS, &sk, sizeof sk), attr(CKA_KEY_TYPE, &aes, sizeof aes),
+                                  attr(CKA_VALUE, kek_value.data(), kek_value.size()),
+                                  attr(CKA_UNWRAP, &yes, sizeof yes)};
+  CK_OBJECT_HANDLE kek = 0;
+  ASSERT_EQ(C_CreateObject(s, kt.data(), kt.size(), &kek), CKR_OK);
+
+  EVP_PKEY* ossl = EVP_EC_gen("P-256");
+  ASSERT_NE(ossl, nullptr);
+  unsigned char* der = nullptr;
+  PKCS8_PRIV_KEY_INFO* p8 = EVP_PKEY2PKCS8(ossl);
+  ASSERT_NE(p8, nullptr);
+  const int len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
+  PKCS8_PRIV_KEY_INFO_free(p8);
+  ASSERT_GT(len, 0);
+  const SecureBytes wrapped =
+      crypto::aes_key_wrap(ByteView(kek_value.data(), kek_value.size()), ByteView(der, static_cast<size_t>(len)), true);
+  OPENSSL_free(der);
+
+  CK_MECHANISM m{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+  CK_OBJECT_CLASS pk = CKO_PRIVATE_KEY;
+  CK_KEY_TYPE ec = CKK_EC, rsa = CKK_RSA;
+  std::vector<CK_ATTRIBUTE> t = {attr(CKA_CLASS, &pk, sizeof pk), attr(CKA_KEY_TYPE, &ec, sizeof ec),
+                                 attr(CKA_SIGN, &yes, sizeof yes)};
+  std::vector<uint8_t> w(wrapped.begin(), wrapped.end());
+  CK_OBJECT_HANDLE key = 0;
+  ASSERT_EQ(C_UnwrapKey(s, &m, kek, w.data(), w.size(), t.data(), t.size(), &key), CKR_OK);
+  EXPECT_EQ(get(s, key, CKA_LOCAL), std::vector<uint8_t>{0});
+  CK_ATTRIBUTE value = attr(CKA_VALUE, nullptr, 0);
+  EXPECT_EQ(C_GetAttributeValue(s, key, &value, 1), CKR_ATTRIBUTE_SENSITIVE);
+
+  // It signs like the original: OpenSSL verifies with the original public key.
+  CK_MECHANISM ecdsa{CKM_ECDSA_SHA256, nullptr, 0};
+  auto msg = bytes_of("unwrapped");
+  std::vector<uint8_t> sig(64);
+  CK_ULONG n = sig.size();
+  ASSERT_EQ(C_SignInit(s, &ecdsa, key), CKR_OK);
+  ASSERT_EQ(C_Sign(s, msg.data(), msg.size(), sig.data(), &n), CKR_OK);
+  ASSERT_EQ(n, 64u);
+  ECDSA_SIG* es = ECDSA_SIG_new();
+  ECDSA_SIG_set0(es, BN_bin2bn(sig.data(), 32, nullptr), BN_bin2bn(sig.data() + 32, 32, nullptr));
+  unsigned char* dsig = nullptr;
+  const int dlen = i2d_ECDSA_SIG(es, &dsig);
+  ECDSA_SIG_free(es);
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  ASSERT_EQ(EVP_DigestVerifyInit(md, nullptr, EVP_sha256(), nullptr, ossl), 1);
+  EXPECT_EQ(EVP_DigestVerify(md, dsig, static_cast<size_t>(dlen), msg.data(), msg.size()), 1);
+  EVP_MD_CTX_free(md);
+  OPENSSL_free(dsig);
+  EVP_PKEY_free(ossl);
+
+  // A template naming another key type, and a blob that is not PKCS#8, are refused; nothing is created.
+  std::vector<CK_ATTRIBUTE> wrong = {attr(CKA_CLASS, &pk, sizeof pk), attr(CKA_KEY_TYPE, &rsa, sizeof rsa)};
+  CK_OBJECT_HANDLE none = 0;
+  EXPECT_EQ(C_UnwrapKey(s, &m, kek, w.data(), w.size(), wrong.data(), wrong.size(), &none), CKR_TEMPLATE_INCONSISTENT);
+  const std::vector<uint8_t> junk(40, 0x11);
+  const SecureBytes wj =
+      crypto::aes_key_wrap(ByteView(kek_value.data(), kek_value.size()), ByteView(junk.data(), junk.size()), true);
+  std::vector<uint8_t> wjv(wj.begin(), wj.end());
+  EXPECT_EQ(C_UnwrapKey(s, &m, kek, wjv.data(), wjv.size(), t.data(), t.size(), &none), CKR_WRAPPED_KEY_INVALID);
 }
 
 TEST_F(ModuleTest, EcdhBothPartiesAgree) {
