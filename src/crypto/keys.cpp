@@ -82,6 +82,20 @@ SecureBytes bn_param(const EVP_PKEY* pk, const char* name, size_t pad_to = 0) {
   return from_bn(bn.get(), pad_to);
 }
 
+// Every component of an RSA private key, as big-endian bytes.
+RsaKeyPair rsa_parts(const EVP_PKEY* pk) {
+  RsaKeyPair kp;
+  kp.n = bn_param(pk, OSSL_PKEY_PARAM_RSA_N);
+  kp.e = bn_param(pk, OSSL_PKEY_PARAM_RSA_E);
+  kp.d = bn_param(pk, OSSL_PKEY_PARAM_RSA_D);
+  kp.p = bn_param(pk, OSSL_PKEY_PARAM_RSA_FACTOR1);
+  kp.q = bn_param(pk, OSSL_PKEY_PARAM_RSA_FACTOR2);
+  kp.dp = bn_param(pk, OSSL_PKEY_PARAM_RSA_EXPONENT1);
+  kp.dq = bn_param(pk, OSSL_PKEY_PARAM_RSA_EXPONENT2);
+  kp.qinv = bn_param(pk, OSSL_PKEY_PARAM_RSA_COEFFICIENT1);
+  return kp;
+}
+
 SecureBytes nist_public_point(Curve c, ByteView d) {
   const CurveInfo& ci = curve_info(c);
   EcGroupPtr group(EC_GROUP_new_by_curve_name_ex(libctx(), nullptr, OBJ_sn2nid(ci.group)));
@@ -195,16 +209,7 @@ RsaKeyPair generate_rsa(size_t bits, ByteView public_exponent) {
   EVP_PKEY* raw = nullptr;
   ossl_check(EVP_PKEY_generate(ctx.get(), &raw), CKR_FUNCTION_FAILED, "RSA key generation");
   PkeyPtr pk(raw);
-  RsaKeyPair kp;
-  kp.n = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_N);
-  kp.e = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_E);
-  kp.d = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_D);
-  kp.p = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_FACTOR1);
-  kp.q = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_FACTOR2);
-  kp.dp = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_EXPONENT1);
-  kp.dq = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_EXPONENT2);
-  kp.qinv = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_COEFFICIENT1);
-  return kp;
+  return rsa_parts(pk.get());
 }
 
 EcKeyPair generate_ec(ByteView ec_params) {
@@ -264,15 +269,7 @@ Pkcs8Key parse_pkcs8(ByteView der) {
   Pkcs8Key out;
   if (EVP_PKEY_is_a(pk.get(), "RSA")) {
     out.rsa = true;
-    RsaKeyPair& k = out.rsa_key;
-    k.n = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_N);
-    k.e = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_E);
-    k.d = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_D);
-    k.p = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_FACTOR1);
-    k.q = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_FACTOR2);
-    k.dp = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_EXPONENT1);
-    k.dq = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_EXPONENT2);
-    k.qinv = bn_param(pk.get(), OSSL_PKEY_PARAM_RSA_COEFFICIENT1);
+    out.rsa_key = rsa_parts(pk.get());
     return out;
   }
   if (EVP_PKEY_is_a(pk.get(), "ED25519")) {
