@@ -214,16 +214,33 @@ std::optional<SecureBytes> read_dmi(const fs::path& root, const char* name, bool
   return bytes_of(*text);
 }
 
+// A guest of a hypervisor (the CPU's "hypervisor" flag): its machine-id is often baked into an image that every
+// machine made from it shares, and its disk serial is whatever the VM's configuration says. Both then count for
+// little, so a VM's binding reads "weak" rather than pretending.
+bool under_hypervisor(const fs::path& root) {
+  auto raw = read_small(root / "proc/cpuinfo");
+  if (!raw) return false;
+  std::istringstream in(*raw);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    return (line + " ").find(" hypervisor ") != std::string::npos;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::unique_ptr<FactorSource> machine_id_source(const fs::path& root) {
-  return std::make_unique<FnSource>("machine-id", 122, [root] { return read_machine_id(root); });
+  return std::make_unique<FnSource>("machine-id", under_hypervisor(root) ? 16 : 122,
+                                    [root] { return read_machine_id(root); });
 }
 std::unique_ptr<FactorSource> nic_mac_source(const fs::path& root) {
   return std::make_unique<FnSource>("nic-mac", 24, [root] { return read_nic_macs(root); });
 }
 std::unique_ptr<FactorSource> disk_serial_source(const fs::path& dir, const fs::path& root) {
-  return std::make_unique<FnSource>("disk-serial", 32, [dir, root] { return read_disk_serial(dir, root); });
+  return std::make_unique<FnSource>("disk-serial", under_hypervisor(root) ? 8 : 32,
+                                    [dir, root] { return read_disk_serial(dir, root); });
 }
 std::unique_ptr<FactorSource> cpu_id_source(const fs::path& root) {
   return std::make_unique<FnSource>("cpu-id", 8, [root] { return read_cpu_id(root); });

@@ -75,6 +75,21 @@ TEST_F(FakeTree, MachineIdIsAppSpecificDerivation) {
   EXPECT_NE(src->read(), v);
 }
 
+// On a hypervisor's guest the machine-id (often baked into a shared image) and the disk serial (set by the VM's
+// configuration) count for little, so a VM with them reads "weak" (the machine this was written on is one).
+TEST_F(FakeTree, VirtualMachineFactorsCountForLittle) {
+  write("etc/machine-id", "4d1219c7c4c5404aaa1f6d2a48adfda4\n");
+  write("proc/cpuinfo", "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu vme sse2\n");
+  EXPECT_EQ(machine_id_source(root_)->strength_bits(), 122);
+  EXPECT_EQ(disk_serial_source(root_, root_)->strength_bits(), 32);
+  write("proc/cpuinfo", "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu vme sse2 hypervisor\n");
+  EXPECT_EQ(machine_id_source(root_)->strength_bits(), 16);
+  EXPECT_EQ(disk_serial_source(root_, root_)->strength_bits(), 8);
+  std::vector<std::unique_ptr<FactorSource>> v;
+  v.push_back(machine_id_source(root_));
+  EXPECT_EQ(describe(read_factors(v)).summary(), "binding: weak, 1 factor");
+}
+
 TEST_F(FakeTree, MachineIdJunkIsMissing) {
   auto src = machine_id_source(root_);
   EXPECT_FALSE(src->read());  // no file
