@@ -15,7 +15,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 echo "== create a soft token (keyseal init)"
-build/src/cli/keyseal --module "$MODULE" init --label demo --so-pin 87654321 --pin 123456
+build/src/cli/keyseal --module "$MODULE" init --backend soft --label demo --so-pin 87654321 --pin 123456
 echo "== generate an EC P-256 key pair in it"
 pkcs11-tool --module "$MODULE" --login --pin 123456 --keypairgen --key-type EC:prime256v1 --id 01 --label demo-key
 echo "== sign with the private key, inside the module"
