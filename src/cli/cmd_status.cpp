@@ -8,9 +8,7 @@
 #include "cli/soft_token_file.h"
 #include "core/config.h"
 #include "softtoken/fp_binding.h"
-#ifdef KEYSEAL_WITH_TPM
 #include "tpm/tpm_backend.h"
-#endif
 
 #include <filesystem>
 #include <iostream>
@@ -116,9 +114,6 @@ void print_tpm(std::ostream& out) {
     out << "  present: no (no /dev/tpmrm0 or /dev/tpm0, and no tcti configured: set KEYSEAL_TCTI or 'tcti =')\n";
     return;
   }
-#ifndef KEYSEAL_WITH_TPM
-  out << "  present: unknown (this build has no TPM support)\n";
-#else
   const tpm::Status st = tpm::probe_status(tcti);
   out << "  present: " << (st.present ? "yes" : "no") << "\n";
   if (!st.present) {
@@ -133,7 +128,6 @@ void print_tpm(std::ostream& out) {
   out << "  PCR banks: ";
   for (size_t i = 0; i < st.pcr_banks.size(); ++i) out << (i ? ", " : "") << st.pcr_banks[i];
   out << "\n  lockout: " << st.lockout << "\n";
-#endif
 }
 
 }  // namespace

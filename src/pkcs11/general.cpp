@@ -4,9 +4,7 @@
 #include "pkcs11/entry.h"
 #include "pkcs11/guard.h"
 #include "softtoken/soft_backend.h"
-#ifdef KEYSEAL_WITH_TPM
 #include "tpm/tpm_backend.h"
-#endif
 
 #include "core/padded.h"
 
@@ -51,14 +49,10 @@ std::pair<std::vector<std::shared_ptr<core::Backend>>, std::string> make_backend
   if (!tpm_configured_or_present(config)) {
     why = "no TPM: no /dev/tpmrm0 or /dev/tpm0 and no tcti configured";
   } else {
-#ifdef KEYSEAL_WITH_TPM
     std::shared_ptr<core::Backend> tpm = tpm::connect_backend(tpm::Options{config.tcti, config.tpm_pcrs}, why);
     if (tpm && config.backend == "soft") out.push_back(tpm);
     else if (tpm) out.insert(out.begin(), tpm);
     else why = "no TPM: " + why;
-#else
-    why = "no TPM: this build has no TPM support";
-#endif
   }
   if (!why.empty()) log::info(why);
   return {std::move(out), why};

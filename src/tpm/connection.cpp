@@ -424,6 +424,28 @@ void Connection::Guard::recover(bool full) {
   }
 }
 
+TSS2_RC Connection::Guard::create(const TPM2B_SENSITIVE_CREATE& sens, const TPM2B_PUBLIC& tmpl, TPM2B_PUBLIC& pub,
+                                  TPM2B_PRIVATE& priv) {
+  const TPM2B_DATA outside{};
+  const TPML_PCR_SELECTION no_pcrs{};
+  TPM2B_PRIVATE* out_priv = nullptr;
+  TPM2B_PUBLIC* out_pub = nullptr;
+  TPM2B_CREATION_DATA* cdata = nullptr;
+  TPM2B_DIGEST* chash = nullptr;
+  TPMT_TK_CREATION* ticket = nullptr;
+  const TSS2_RC rc = retrying([&] {
+    return Esys_Create(ctx(), parent(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside,
+                       &no_pcrs, &out_priv, &out_pub, &cdata, &chash, &ticket);
+  });
+  Esys_Free(cdata), Esys_Free(chash), Esys_Free(ticket);
+  if (rc == TSS2_RC_SUCCESS) {
+    pub = *out_pub;
+    priv = *out_priv;
+  }
+  Esys_Free(out_pub), Esys_Free(out_priv);
+  return rc;
+}
+
 void Connection::Guard::flush(ESYS_TR h) noexcept {
   if (c_.ctx_ && h != ESYS_TR_NONE) Esys_FlushContext(c_.ctx_, h);
 }

@@ -57,6 +57,9 @@ class Connection {
     const std::string& parent_error();          // why there is no usable storage parent ("" = there is)
     ESYS_TR load(const KeyBlobs& k);            // cached (LRU); may flush the least recently used key
     ESYS_TR load_transient(const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv);  // caller calls flush()
+    // TPM2_Create under the storage parent (through `retrying`). On success fills pub/priv; returns the rc.
+    TSS2_RC create(const TPM2B_SENSITIVE_CREATE& sens, const TPM2B_PUBLIC& tmpl, TPM2B_PUBLIC& pub,
+                   TPM2B_PRIVATE& priv);
     void flush(ESYS_TR h) noexcept;             // best effort
     // Runs one TPM exchange `f` (which may load objects through this guard). On a raw TPM other processes
     // load and flush objects too: when `f` fails because the TPM's object slots are full, room is made (our

@@ -235,26 +235,15 @@ void create_key_pair(Connection::Guard& g, CK_KEY_TYPE kt, AttributeMap& pub, At
   const SecureBytes auth = crypto::random_bytes(kAuthSize);
   TPM2B_SENSITIVE_CREATE sens{};
   sens.sensitive.userAuth = auth_of(view(auth));
-  TPM2B_DATA outside{};
-  TPML_PCR_SELECTION pcrs{};
-  TPM2B_PRIVATE* out_priv = nullptr;
-  TPM2B_PUBLIC* out_pub = nullptr;
-  TPM2B_CREATION_DATA* cdata = nullptr;
-  TPM2B_DIGEST* chash = nullptr;
-  TPMT_TK_CREATION* ticket = nullptr;
-  const TSS2_RC rc = g.retrying([&] {
-    return Esys_Create(g.ctx(), g.parent(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside,
-                       &pcrs, &out_priv, &out_pub, &cdata, &chash, &ticket);
-  });
+  TPM2B_PUBLIC out_pub{};
+  TPM2B_PRIVATE out_priv{};
+  const TSS2_RC rc = g.create(sens, tmpl, out_pub, out_priv);
   secure_wipe(&sens, sizeof sens);
-  Esys_Free(cdata), Esys_Free(chash), Esys_Free(ticket);
-  std::unique_ptr<TPM2B_PRIVATE, decltype(&Esys_Free)> hold_priv(out_priv, &Esys_Free);
-  std::unique_ptr<TPM2B_PUBLIC, decltype(&Esys_Free)> hold_pub(out_pub, &Esys_Free);
   if (tpm_code(rc) == TPM2_RC_VALUE || tpm_code(rc) == TPM2_RC_KEY_SIZE)
     fail(CKR_TEMPLATE_INCONSISTENT, "the TPM refused the key parameters: " + describe(rc));
   g.check(rc, "TPM2_Create");
-  put_public_values(out_pub->publicArea, &pub, priv);
-  store_blobs(priv, *out_pub, *out_priv, g.parent_name(), view(auth));
+  put_public_values(out_pub.publicArea, &pub, priv);
+  store_blobs(priv, out_pub, out_priv, g.parent_name(), view(auth));
 }
 
 void import_private_key(Connection::Guard& g, AttributeMap& key) {

@@ -213,24 +213,8 @@ SecureBytes seal_secret(Connection::Guard& g, ByteView secret, ByteView auth, co
   std::memcpy(sens.sensitive.userAuth.buffer, auth.data(), auth.size());
   sens.sensitive.data.size = static_cast<UINT16>(secret.size());
   std::memcpy(sens.sensitive.data.buffer, secret.data(), secret.size());
-  TPM2B_DATA outside{};
-  TPML_PCR_SELECTION none{};
-  TPM2B_PRIVATE* out_priv = nullptr;
-  TPM2B_PUBLIC* out_pub = nullptr;
-  TPM2B_CREATION_DATA* cdata = nullptr;
-  TPM2B_DIGEST* chash = nullptr;
-  TPMT_TK_CREATION* ticket = nullptr;
-  const TSS2_RC rc = g.retrying([&] {
-    return Esys_Create(g.ctx(), g.parent(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside,
-                       &none, &out_priv, &out_pub, &cdata, &chash, &ticket);
-  });
+  const TSS2_RC rc = g.create(sens, tmpl, r.pub, r.priv);
   secure_wipe(&sens, sizeof sens);
-  Esys_Free(cdata), Esys_Free(chash), Esys_Free(ticket);
-  if (rc == TSS2_RC_SUCCESS) {
-    r.pub = *out_pub;
-    r.priv = *out_priv;
-  }
-  Esys_Free(out_pub), Esys_Free(out_priv);
   g.check(rc, "TPM2_Create (sealed master key)");
   return encode(r);
 }
