@@ -23,6 +23,10 @@ class FactorSource {
   virtual double strength_bits() const = 0;
 };
 
+// The id of the factor derived from the TPM's endorsement key (tpm/ek_factor.h reads it): it comes with the
+// TPM, so it says nothing about a copy that has the TPM's state too (a cloned VM with its virtual TPM).
+inline constexpr std::string_view kTpmEkFactorId = "tpm-ek";
+
 // One factor as read now. value is nullopt when the factor is missing.
 struct Factor {
   std::string id;
