@@ -14,6 +14,7 @@
 #include "softtoken/fp_binding.h"
 #include "softtoken/recovery.h"
 #include "store/token_dir.h"
+#include "tpm/soft_share.h"
 
 namespace keyseal::cli {
 
@@ -54,12 +55,17 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-void print_token(CK_SLOT_ID slot, const Options& o, const softtoken::FactorProvider& provider, std::ostream& out) {
+void print_token(CK_SLOT_ID slot, const Options& o, const softtoken::Machine& machine, std::ostream& out) {
   auto db = open_soft_token(slot);
   out << "Token in slot " << slot << " (" << db->path().string() << "):\n";
   const auto binding = softtoken::load_binding(*db);
-  const auto current = provider(db->path().parent_path());
-  out << "  " << softtoken::binding_summary(*db, provider) << "\n";
+  const auto current = machine.factors(db->path().parent_path());
+  out << "  " << softtoken::binding_summary(*db, machine) << "\n";
+  if (softtoken::has_tpm_share(*db)) {
+    out << "  TPM share: " << (machine.tpm ? "sealed by a TPM; whether this one opens it shows at login"
+                                           : "sealed by a TPM, and no TPM is configured here")
+        << "\n";
+  }
   out << "  recovery code: " << (softtoken::has_recovery(*db) ? "yes" : "no (new hardware means the keys are gone)")
       << "\n";
   if (!binding) return;
@@ -76,7 +82,7 @@ void print_token(CK_SLOT_ID slot, const Options& o, const softtoken::FactorProvi
     return;
   }
   try {
-    const softtoken::Unlocked u = softtoken::unlock_master_key(*db, CKU_USER, view(*o.pin), provider);
+    const softtoken::Unlocked u = softtoken::unlock_master_key(*db, CKU_USER, view(*o.pin), machine);
     if (!u.recovery) {
       out << "  the token's PIN record predates the binding; it is bound at the next login\n";
       return;
@@ -109,15 +115,16 @@ void print_token(CK_SLOT_ID slot, const Options& o, const softtoken::FactorProvi
 }  // namespace
 
 int run_fingerprint(const Options& o, std::ostream& out) {
-  const auto provider = softtoken::linux_factor_provider();
-  const std::filesystem::path dir = core::load_config().store_dir;
-  const auto current = provider(dir);
+  const core::Config config = core::load_config();
+  const softtoken::Machine machine = tpm::this_machine(config.tcti);
+  const std::filesystem::path dir = config.store_dir;
+  const auto current = machine.factors(dir);
   out << "Hardware factors of this machine (store " << dir.string() << "):\n";
   print_factors(current, out);
   out << "  this machine would give: " << fingerprint::describe(current, softtoken::kToleratedChanges).summary()
       << "\n";
   if (o.slot) {
-    print_token(*o.slot, o, provider, out);
+    print_token(*o.slot, o, machine, out);
     return kExitOk;
   }
   for (const auto& t : store::list_token_files(dir)) {
@@ -125,7 +132,7 @@ int run_fingerprint(const Options& o, std::ostream& out) {
       auto db = store::TokenDb::open(t.path, store::OpenMode::existing);
       auto kind = db->get_meta("backend");
       if (!kind || std::string(kind->begin(), kind->end()) != "soft") continue;
-      out << "Token in slot " << t.slot_id << ": " << softtoken::binding_summary(*db, provider) << "\n";
+      out << "Token in slot " << t.slot_id << ": " << softtoken::binding_summary(*db, machine) << "\n";
     } catch (const Error& e) {
       out << "Token in slot " << t.slot_id << ": unreadable (" << e.detail << ")\n";
     }

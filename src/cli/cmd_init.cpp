@@ -7,7 +7,9 @@
 #include "cli/prompt.h"
 #include "cli/soft_token_file.h"
 #include "cli/uri.h"
+#include "core/config.h"
 #include "softtoken/recovery.h"
+#include "tpm/soft_share.h"
 
 #include <cstdlib>
 
@@ -148,7 +150,7 @@ int run_init(const Options& o, std::ostream& out) {
   if (o.recovery_code) {
     auto db = open_soft_token(lasting);
     const SecureBytes code =
-        softtoken::add_recovery_code(*db, CKU_SO, view(so_pin), softtoken::linux_factor_provider());
+        softtoken::add_recovery_code(*db, CKU_SO, view(so_pin), tpm::this_machine(core::load_config().tcti));
     out << "Recovery code (shown only now; keep it offline. With it, 'keyseal recover --slot " << lasting
         << "' re-binds\nthis token to new hardware; the PINs still guard the keys):\n"
         << "recovery-code: ";

@@ -10,7 +10,9 @@
 #include "cli/errors.h"
 #include "cli/prompt.h"
 #include "cli/soft_token_file.h"
+#include "core/config.h"
 #include "softtoken/recovery.h"
+#include "tpm/soft_share.h"
 
 namespace keyseal::cli {
 namespace {
@@ -31,7 +33,7 @@ int run_recover(const Options& o, std::ostream& out) {
     throw Failure("the token in slot " + std::to_string(*o.slot) +
                   " has no recovery code (it was initialised without --recovery-code)");
   const SecureBytes code = read_code();
-  const std::string summary = softtoken::recover_binding(*db, view(code), softtoken::linux_factor_provider());
+  const std::string summary = softtoken::recover_binding(*db, view(code), tpm::this_machine(core::load_config().tcti));
   out << "Token in slot " << *o.slot << " is bound to this machine again (" << summary << ").\n"
       << "Its PINs are unchanged; the recovery code stays valid.\n";
   return kExitOk;

@@ -8,6 +8,7 @@
 #include "cli/soft_token_file.h"
 #include "core/config.h"
 #include "softtoken/fp_binding.h"
+#include "tpm/soft_share.h"
 #include "tpm/tpm_backend.h"
 
 #include <filesystem>
@@ -82,7 +83,7 @@ void print_slot(const Module& m, CK_SLOT_ID id, std::ostream& out) {
   // The soft token's hardware binding, read from its file (the model field carries only a short form).
   if (trim_padded(t.model, sizeof t.model).rfind("soft", 0) == 0) {
     try {
-      out << "    " << softtoken::binding_summary(soft_token_file(id)) << "\n";
+      out << "    " << softtoken::binding_summary(soft_token_file(id), tpm::this_machine(core::load_config().tcti)) << "\n";
     } catch (const Error& e) {
       out << "    binding: unknown (" << e.detail << ")\n";
     }

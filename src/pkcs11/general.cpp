@@ -4,6 +4,7 @@
 #include "pkcs11/entry.h"
 #include "pkcs11/guard.h"
 #include "softtoken/soft_backend.h"
+#include "tpm/soft_share.h"
 #include "tpm/tpm_backend.h"
 
 #include "core/padded.h"
@@ -35,18 +36,15 @@ void setup_once() {
   });
 }
 
-bool tpm_configured_or_present(const core::Config& c) {
-  std::error_code ec;
-  return !c.tcti.empty() || std::filesystem::exists("/dev/tpmrm0", ec) || std::filesystem::exists("/dev/tpm0", ec);
-}
-
 // The token kinds available now, the kind for new tokens first (config `backend`: auto = the TPM when one
 // answers), and why the TPM is missing when it is.
 std::pair<std::vector<std::shared_ptr<core::Backend>>, std::string> make_backends(const core::Config& config) {
   crypto::Argon2Params params{config.argon2_t_cost, config.argon2_m_cost_kib, config.argon2_lanes};
-  std::vector<std::shared_ptr<core::Backend>> out{std::make_shared<softtoken::SoftBackend>(params)};
+  // Soft tokens bind to this machine's fingerprint and, where there is a TPM, to a secret it seals.
+  std::vector<std::shared_ptr<core::Backend>> out{
+      std::make_shared<softtoken::SoftBackend>(params, tpm::this_machine(config.tcti))};
   std::string why;
-  if (!tpm_configured_or_present(config)) {
+  if (!tpm::tpm_expected(config.tcti)) {
     why = "no TPM: no /dev/tpmrm0 or /dev/tpm0 and no tcti configured";
   } else {
     std::shared_ptr<core::Backend> tpm = tpm::connect_backend(tpm::Options{config.tcti, config.tpm_pcrs}, why);

@@ -3,7 +3,9 @@
 #include "softtoken/fp_binding.h"
 
 #include "common/error.h"
+#include "common/log.h"
 #include "crypto/aead.h"
+#include "crypto/random.h"
 #include "fingerprint/linux_sources.h"
 #include "store/token_db.h"
 
@@ -17,6 +19,10 @@ std::string meta_string(store::TokenDb& db, std::string_view key) {
 
 std::filesystem::path store_dir(store::TokenDb& db) {
   return db.path().parent_path();
+}
+
+std::string plural(size_t n, const std::string& word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
 
 bool any_present(const std::vector<fingerprint::Factor>& f) {
@@ -46,6 +52,44 @@ SecureBytes open_sealed_secret(store::TokenDb& db, ByteView master_key, ByteView
   }
 }
 
+// F = S xor T: the value the fingerprint shares carry (F = S when the token has no TPM share).
+SecureBytes mix(ByteView secret, const std::optional<SecureBytes>& tpm_secret) {
+  SecureBytes f = to_bytes(secret);
+  if (tpm_secret)
+    for (size_t i = 0; i < f.size() && i < tpm_secret->size(); ++i) f[i] ^= (*tpm_secret)[i];
+  return f;
+}
+
+// A new TPM share for this machine: T and its sealed record, or nullopt when there is no TPM or it does not
+// seal now (the token is then bound to the fingerprint alone, and gains the share at a later login).
+struct NewShare {
+  SecureBytes secret, record;
+};
+std::optional<NewShare> new_tpm_share(const Machine& machine) {
+  if (!machine.tpm) return std::nullopt;
+  try {
+    NewShare s{crypto::random_bytes(fingerprint::kSecretLen), {}};
+    s.record = machine.tpm->seal(view(s.secret));
+    return s;
+  } catch (const Error& e) {
+    log::warn("the TPM does not seal the soft token's TPM share now (" + e.detail + "); bound to the fingerprint only");
+    return std::nullopt;
+  }
+}
+
+enum class Share { none, opened, not_here };
+// The token's TPM share T: none without fp.tpm; not_here when this machine's TPM cannot open it.
+// CKR_DEVICE_ERROR when the token has one and no TPM is configured or answering here.
+Share open_tpm_share(store::TokenDb& db, const Machine& machine, std::optional<SecureBytes>& out) {
+  out.reset();
+  auto record = db.get_meta(kTpmShareKey);
+  if (!record) return Share::none;
+  require(machine.tpm != nullptr, CKR_DEVICE_ERROR,
+          "the token's binding includes a secret sealed by a TPM, and no TPM is configured here");
+  out = machine.tpm->unseal(view(*record));
+  return out ? Share::opened : Share::not_here;
+}
+
 }  // namespace
 
 FactorProvider linux_factor_provider() {
@@ -70,10 +114,18 @@ std::optional<fingerprint::Record> load_binding(store::TokenDb& db) {
   }
 }
 
-std::optional<SecureBytes> ensure_fingerprint_secret(store::TokenDb& db, ByteView master_key,
-                                                     const FactorProvider& factors) {
+bool has_tpm_share(store::TokenDb& db) {
+  return db.get_meta(kTpmShareKey).has_value();
+}
+
+std::optional<SecureBytes> ensure_fingerprint_secret(store::TokenDb& db, ByteView master_key, const Machine& machine) {
   if (auto sealed = db.get_meta(kSealedSecretKey)) return open_sealed_secret(db, master_key, view(*sealed));
-  const auto current = factors(store_dir(db));
+  const auto current = machine.factors(store_dir(db));
+  if (!any_present(current)) return std::nullopt;
+  const auto share = new_tpm_share(machine);  // TPM work outside the store transaction
+  SecureBytes secret = crypto::random_bytes(fingerprint::kSecretLen);
+  const auto record = fingerprint::enrol_secret(view(mix(view(secret), share ? std::optional(share->secret) : std::nullopt)),
+                                                current, kToleratedChanges);
   std::optional<SecureBytes> out;
   db.transaction([&] {
     if (auto sealed = db.get_meta(kSealedSecretKey)) {  // another process bound it meanwhile
@@ -83,17 +135,17 @@ std::optional<SecureBytes> ensure_fingerprint_secret(store::TokenDb& db, ByteVie
     // A binding without its sealed secret would leave scheme-2 records nobody can re-seal: never overwrite it.
     require(!db.get_meta(kBindingKey).has_value(), CKR_DEVICE_ERROR,
             "the token has a fingerprint binding but no sealed fingerprint secret");
-    if (!any_present(current)) return;
-    fingerprint::Enrollment e = fingerprint::enrol(current, kToleratedChanges);
-    db.set_meta(kBindingKey, fingerprint::serialize(e.record));
+    db.set_meta(kBindingKey, fingerprint::serialize(record));
+    if (share) db.set_meta(kTpmShareKey, view(share->record));
+    else db.delete_meta(kTpmShareKey);
     db.set_meta(kSealedSecretKey,
-                view(crypto::seal_aes256gcm(view(secret_key(master_key)), view(secret_aad(db)), view(e.secret))));
-    out = std::move(e.secret);
+                view(crypto::seal_aes256gcm(view(secret_key(master_key)), view(secret_aad(db)), view(secret))));
+    out = std::move(secret);
   });
   return out;
 }
 
-Unlocked unlock_master_key(store::TokenDb& db, CK_USER_TYPE who, ByteView pin, const FactorProvider& factors) {
+Unlocked unlock_master_key(store::TokenDb& db, CK_USER_TYPE who, ByteView pin, const Machine& machine) {
   auto rec = db.get_meta(pin_meta_key(who));
   require(rec.has_value(), CKR_USER_PIN_NOT_INITIALIZED, "no PIN is set");
   Unlocked u;
@@ -106,35 +158,54 @@ Unlocked unlock_master_key(store::TokenDb& db, CK_USER_TYPE who, ByteView pin, c
   const auto binding = load_binding(db);
   require(binding.has_value(), CKR_DEVICE_ERROR,
           "the PIN record needs the token's fingerprint binding, and the token has none");
-  const auto current = factors(store_dir(db));
+  std::optional<SecureBytes> t;
+  // Another TPM (or this one cleared): T stays unknown, and a random stand-in makes every candidate fail
+  // exactly as a wrong PIN does, so the refusal tells nothing about which input was wrong.
+  if (open_tpm_share(db, machine, t) == Share::not_here) t = crypto::random_bytes(fingerprint::kSecretLen);
+  const auto current = machine.factors(store_dir(db));
   u.master_key = open_master_key(view(*rec), pin, ctx, [&](const SecretCheckFn& check) {
-    u.recovery = fingerprint::recover(*binding, current, check);
+    u.recovery = fingerprint::recover(*binding, current, [&](ByteView f) { return check(view(mix(f, t))); });
     return u.recovery.has_value();
   });
   return u;
 }
 
 void seal_pin(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin,
-              const crypto::Argon2Params& params, const FactorProvider& factors) {
-  const auto secret = ensure_fingerprint_secret(db, master_key, factors);
+              const crypto::Argon2Params& params, const Machine& machine) {
+  const auto secret = ensure_fingerprint_secret(db, master_key, machine);
   const std::string ctx = pin_context(db, who);
   const SecureBytes rec = secret ? seal_master_key_v2(master_key, pin, view(*secret), ctx, params)
                                  : seal_master_key(master_key, pin, ctx, params);
   db.set_meta(pin_meta_key(who), view(rec));
 }
 
-void reenrol(store::TokenDb& db, ByteView secret, const std::vector<fingerprint::Factor>& current) {
-  const auto record = fingerprint::enrol_secret(secret, current, kToleratedChanges);
+namespace {
+
+void write_binding(store::TokenDb& db, ByteView secret, const std::vector<fingerprint::Factor>& current,
+                   const std::optional<NewShare>& share) {
+  const auto record = fingerprint::enrol_secret(
+      view(mix(secret, share ? std::optional(share->secret) : std::nullopt)), current, kToleratedChanges);
   db.set_meta(kBindingKey, fingerprint::serialize(record));
+  if (share) db.set_meta(kTpmShareKey, view(share->record));
+  else db.delete_meta(kTpmShareKey);
+}
+
+}  // namespace
+
+void rebind(store::TokenDb& db, ByteView secret, const std::vector<fingerprint::Factor>& current,
+            const Machine& machine) {
+  const auto share = new_tpm_share(machine);  // TPM work outside the store transaction
+  db.transaction([&] { write_binding(db, secret, current, share); });
 }
 
 Refresh refresh_binding(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin,
-                        const FactorProvider& factors) {
+                        const Machine& machine) {
   Refresh r;
   const bool had_secret = db.get_meta(kSealedSecretKey).has_value();
-  const auto secret = ensure_fingerprint_secret(db, master_key, factors);
+  const auto secret = ensure_fingerprint_secret(db, master_key, machine);
   if (!secret) return r;  // nothing to bind to on this machine: the token stays PIN-only
   r.bound = !had_secret;
+  r.tpm_added = r.bound && has_tpm_share(db);
 
   const std::string key = pin_meta_key(who);
   if (auto rec = db.get_meta(key); rec && record_scheme(view(*rec)) == PinScheme::argon2id_v1) {
@@ -152,18 +223,34 @@ Refresh refresh_binding(store::TokenDb& db, CK_USER_TYPE who, ByteView master_ke
 
   const auto binding = load_binding(db);
   if (!binding) return r;
-  const auto current = factors(store_dir(db));
-  const auto found = fingerprint::recover(
-      *binding, current, [&](ByteView candidate) { return equal_constant_time(candidate, view(*secret)); });
-  if (found && !found->needs_reenrol()) return r;
-  r.changed = found ? found->changed : binding->factor_ids;
-  if (!any_present(current)) return r;  // keep the old binding rather than none
   const std::vector<uint8_t> seen = fingerprint::serialize(*binding);
+  const auto seen_share = db.get_meta(kTpmShareKey);
+  if (seen_share && !machine.tpm) return r;  // logged in without it (a scheme-1 record): leave it
+  std::optional<SecureBytes> t;
+  if (open_tpm_share(db, machine, t) == Share::not_here) return r;
+  const auto current = machine.factors(store_dir(db));
+  const SecureBytes f = mix(view(*secret), t);
+  const auto found = fingerprint::recover(
+      *binding, current, [&](ByteView candidate) { return equal_constant_time(candidate, view(f)); });
+  const bool add_tpm = !t && machine.tpm;
+  if (found && !found->needs_reenrol() && !add_tpm) return r;
+  if (!found || found->needs_reenrol()) r.changed = found ? found->changed : binding->factor_ids;
+  if (!any_present(current)) return r;  // keep the old binding rather than none
+  // A new TPM share only where there was none; an existing one is kept with the fresh fingerprint shares.
+  std::optional<NewShare> share;
+  if (add_tpm) share = new_tpm_share(machine);
+  else if (t) share = NewShare{*t, *seen_share};
+  if (r.changed.empty() && !(add_tpm && share)) return r;  // the TPM did not seal: nothing to do after all
   db.transaction([&] {
     auto now = db.get_meta(kBindingKey);
+    auto now_share = db.get_meta(kTpmShareKey);
     if (!now || !equal_bytes(view(*now), ByteView(seen))) return;  // another process re-enrolled meanwhile
-    reenrol(db, view(*secret), current);
-    r.reenrolled = true;
+    if (now_share.has_value() != seen_share.has_value() ||
+        (now_share && !equal_bytes(view(*now_share), view(*seen_share))))
+      return;
+    write_binding(db, view(*secret), current, share);
+    r.reenrolled = !r.changed.empty();
+    r.tpm_added = add_tpm && share.has_value();
   });
   return r;
 }
@@ -179,17 +266,30 @@ fingerprint::Strength binding_strength(const fingerprint::Record& r, const std::
   return fingerprint::strength_of(std::move(bits), r.k);
 }
 
-std::string binding_summary(store::TokenDb& db, const FactorProvider& factors) {
+std::string binding_summary(store::TokenDb& db, const Machine& machine) {
   const auto binding = load_binding(db);
-  const auto current = factors(store_dir(db));
-  if (binding) return binding_strength(*binding, current).summary();
+  const auto current = machine.factors(store_dir(db));
+  if (binding) {
+    const fingerprint::Strength s = binding_strength(*binding, current);
+    if (!has_tpm_share(db)) return s.summary();
+    // A copy with the TPM's state (a cloned VM and its virtual TPM) has T and the EK factor: what is left to
+    // tell it apart is k - 1 of the other recorded factors.
+    fingerprint::Record rest = *binding;
+    rest.factor_ids.clear();
+    for (const auto& id : binding->factor_ids)
+      if (id != fingerprint::kTpmEkFactorId) rest.factor_ids.push_back(id);
+    if (rest.factor_ids.size() < binding->factor_ids.size() && rest.k > 1) --rest.k;
+    const fingerprint::Strength without = binding_strength(rest, current);
+    return "binding: strong, TPM-sealed secret + " + plural(s.factors, "factor") +
+           " (without the TPM: " + without.level + ", " + plural(without.factors, "factor") + ")";
+  }
   return any_present(current) ? "binding: none yet (made at the next login)"
                               : "binding: none (PIN only: no hardware factor found)";
 }
 
-std::string binding_summary(const std::filesystem::path& token_file) {
+std::string binding_summary(const std::filesystem::path& token_file, const Machine& machine) {
   auto db = store::TokenDb::open(token_file, store::OpenMode::existing);
-  return binding_summary(*db);
+  return binding_summary(*db, machine);
 }
 
 }  // namespace keyseal::softtoken

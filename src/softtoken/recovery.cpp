@@ -104,9 +104,9 @@ SecureBytes open_recovery(store::TokenDb& db, ByteView code) {
   }
 }
 
-SecureBytes add_recovery_code(store::TokenDb& db, CK_USER_TYPE who, ByteView pin, const FactorProvider& factors) {
-  const Unlocked u = unlock_master_key(db, who, pin, factors);
-  const auto secret = ensure_fingerprint_secret(db, view(u.master_key), factors);
+SecureBytes add_recovery_code(store::TokenDb& db, CK_USER_TYPE who, ByteView pin, const Machine& machine) {
+  const Unlocked u = unlock_master_key(db, who, pin, machine);
+  const auto secret = ensure_fingerprint_secret(db, view(u.master_key), machine);
   require(secret.has_value(), CKR_FUNCTION_FAILED,
           "the token is not bound to this machine (no hardware factor found), so there is nothing to recover");
   SecureBytes code = make_recovery_code();
@@ -114,11 +114,11 @@ SecureBytes add_recovery_code(store::TokenDb& db, CK_USER_TYPE who, ByteView pin
   return code;
 }
 
-std::string recover_binding(store::TokenDb& db, ByteView code, const FactorProvider& factors) {
+std::string recover_binding(store::TokenDb& db, ByteView code, const Machine& machine) {
   const SecureBytes secret = open_recovery(db, code);
-  const auto current = factors(db.path().parent_path());
-  db.transaction([&] { reenrol(db, view(secret), current); });
-  return binding_summary(db, factors);
+  const auto current = machine.factors(db.path().parent_path());
+  rebind(db, view(secret), current, machine);
+  return binding_summary(db, machine);
 }
 
 }  // namespace keyseal::softtoken

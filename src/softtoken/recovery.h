@@ -27,10 +27,11 @@ SecureBytes open_recovery(store::TokenDb& db, ByteView code);
 // For `keyseal init --recovery-code`: unlocks with `who`'s PIN, makes a code, stores S under it and returns
 // the code (the only time it exists outside the user's hands). CKR_FUNCTION_FAILED when the token has no
 // binding to recover (no hardware factor here).
-SecureBytes add_recovery_code(store::TokenDb& db, CK_USER_TYPE who, ByteView pin, const FactorProvider& factors);
+SecureBytes add_recovery_code(store::TokenDb& db, CK_USER_TYPE who, ByteView pin, const Machine& machine);
 
-// For `keyseal recover`: opens S with the code and re-enrols it to the current factors. Returns the new
-// binding summary ("binding: weak, 1 factor").
-std::string recover_binding(store::TokenDb& db, ByteView code, const FactorProvider& factors);
+// For `keyseal recover`: opens S with the code and binds it to this machine: the current factors and, where
+// a TPM seals, a new TPM share (S is unchanged, so the PIN records stay valid). Returns the new binding
+// summary ("binding: weak, 1 factor"). CKR_FUNCTION_FAILED when no factor is present here.
+std::string recover_binding(store::TokenDb& db, ByteView code, const Machine& machine);
 
 }  // namespace keyseal::softtoken

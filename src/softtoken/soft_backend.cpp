@@ -94,11 +94,11 @@ SecureBytes SoftBackend::create_master_key(store::TokenDb& db, ByteView so_pin) 
 }
 
 SecureBytes SoftBackend::unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView pin) {
-  return unlock_master_key(db, who, pin, factors_).master_key;
+  return unlock_master_key(db, who, pin, machine_).master_key;
 }
 
 void SoftBackend::set_pin(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) {
-  seal_pin(db, who, master_key, pin, params_, factors_);
+  seal_pin(db, who, master_key, pin, params_, machine_);
 }
 
 bool SoftBackend::has_pin(store::TokenDb& db, CK_USER_TYPE who) { return db.get_meta(pin_meta_key(who)).has_value(); }
@@ -106,9 +106,11 @@ bool SoftBackend::has_pin(store::TokenDb& db, CK_USER_TYPE who) { return db.get_
 void SoftBackend::remove_pin(store::TokenDb& db, CK_USER_TYPE who) { db.delete_meta(pin_meta_key(who)); }
 
 void SoftBackend::after_unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) {
-  const Refresh r = refresh_binding(db, who, master_key, pin, factors_);
+  const Refresh r = refresh_binding(db, who, master_key, pin, machine_);
   const std::string token = db.path().filename().string();
-  if (r.bound) log::info(token + ": bound to this machine's hardware fingerprint");
+  if (r.bound)
+    log::info(token + ": bound to this machine's hardware fingerprint" + (r.tpm_added ? " and TPM" : ""));
+  else if (r.tpm_added) log::info(token + ": binding now includes a secret sealed by this machine's TPM");
   if (r.resealed) log::info(token + ": PIN record upgraded to the fingerprint scheme (2)");
   if (r.reenrolled) {
     std::string ids;
@@ -122,7 +124,7 @@ std::vector<fingerprint::Factor> SoftBackend::factor_estimates(const std::filesy
   std::lock_guard g(estimates_mu_);
   auto it = estimates_.find(dir);
   if (it == estimates_.end() || now - it->second.first > std::chrono::minutes(1)) {
-    std::vector<fingerprint::Factor> f = factors_(dir);
+    std::vector<fingerprint::Factor> f = machine_.factors(dir);
     for (auto& x : f) x.value.reset();  // only ids and bit estimates are kept
     it = estimates_.insert_or_assign(dir, std::make_pair(now, std::move(f))).first;
   }
@@ -134,7 +136,7 @@ void SoftBackend::fill_token_info(store::TokenDb& db, CK_TOKEN_INFO& info) {
   try {
     if (auto binding = load_binding(db)) {
       const fingerprint::Strength s = binding_strength(*binding, factor_estimates(db.path().parent_path()));
-      model = "soft " + s.level + " " + std::to_string(s.factors) + "f";
+      model = "soft " + (has_tpm_share(db) ? std::string("tpm") : s.level) + " " + std::to_string(s.factors) + "f";
     }
   } catch (const Error& e) {
     model = "soft bad binding";

@@ -14,9 +14,10 @@ namespace keyseal::softtoken {
 
 class SoftBackend final : public core::Backend {
  public:
-  // `factors` reads this machine's fingerprint factors for a token directory (tests pass fakes).
-  explicit SoftBackend(crypto::Argon2Params new_token_params, FactorProvider factors = linux_factor_provider())
-      : params_(new_token_params), factors_(std::move(factors)) {}
+  // `machine`: this machine's fingerprint factors for a token directory and its TPM, if any (tests pass
+  // fake factors and a swtpm).
+  explicit SoftBackend(crypto::Argon2Params new_token_params, Machine machine = Machine())
+      : params_(new_token_params), machine_(std::move(machine)) {}
   std::string_view kind() const override { return "soft"; }
   bool supports(CK_MECHANISM_TYPE mechanism) const override;
 
@@ -26,7 +27,8 @@ class SoftBackend final : public core::Backend {
   bool has_pin(store::TokenDb& db, CK_USER_TYPE who) override;
   void remove_pin(store::TokenDb& db, CK_USER_TYPE who) override;
   void after_unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) override;
-  // model: "soft <level> <n>f" from the recorded binding, e.g. "soft weak 1f"; "soft unbound" without one.
+  // model: "soft <level> <n>f" from the recorded binding, e.g. "soft weak 1f", "soft tpm <n>f" with a TPM
+  // share; "soft unbound" without a binding.
   void fill_token_info(store::TokenDb& db, CK_TOKEN_INFO& info) override;
 
   void generate_key_pair(const MechanismParams& m, core::AttributeMap& pub, core::AttributeMap& priv) override;
@@ -47,7 +49,7 @@ class SoftBackend final : public core::Backend {
   std::vector<fingerprint::Factor> factor_estimates(const std::filesystem::path& dir);
 
   crypto::Argon2Params params_;
-  FactorProvider factors_;
+  Machine machine_;
   std::mutex estimates_mu_;
   std::map<std::filesystem::path, std::pair<std::chrono::steady_clock::time_point, std::vector<fingerprint::Factor>>>
       estimates_;

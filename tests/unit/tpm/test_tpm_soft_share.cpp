@@ -1,0 +1,206 @@
+// A soft token on a machine with a TPM (issue 5, item 2): its binding secret has a share sealed by the TPM,
+// so the token opens only with the PIN, enough of the fingerprint factors AND this TPM. Real swtpm instances
+// stand for "this machine's TPM" and "another machine's TPM"; the factors are faked at the factor-source
+// boundary (tests/unit/softtoken/fake_machine.h).
+#include "../softtoken/fake_machine.h"
+#include "core/padded.h"
+#include "softtoken/recovery.h"
+#include "softtoken/soft_backend.h"
+#include "swtpm_fixture.h"
+#include "tpm/connection.h"
+#include "tpm/soft_share.h"
+
+#include <cstring>
+
+namespace keyseal::tpm::testing {
+namespace {
+
+using softtoken::testing::FakeMachine;
+
+const crypto::Argon2Params kFast{1, 64, 1};
+const std::string kSo = "so-pin-1234", kUser = "user-pin-5678", kWrong = "wrong-pin";
+
+ByteView pin(const std::string& s) { return view(s); }
+
+// What C_Login does: unlock, then the backend's after-unlock hook. The refusal (rv and detail) if it fails.
+struct Outcome {
+  CK_RV rv = CKR_OK;
+  std::string detail;
+  SecureBytes mk;
+};
+Outcome login(softtoken::SoftBackend& b, store::TokenDb& db, CK_USER_TYPE who, const std::string& p) {
+  Outcome o;
+  try {
+    o.mk = b.unlock(db, who, pin(p));
+    b.after_unlock(db, who, view(o.mk), pin(p));
+  } catch (const Error& e) {
+    o.rv = e.rv;
+    o.detail = e.detail;
+  }
+  return o;
+}
+
+std::string model_of(softtoken::SoftBackend& b, store::TokenDb& db) {
+  CK_TOKEN_INFO info;
+  std::memset(&info, 0, sizeof info);
+  b.fill_token_info(db, info);
+  return core::trim_padded(ByteView(info.model, sizeof info.model));
+}
+
+class SoftShareTest : public SwtpmTest {
+ protected:
+  void SetUp() override {
+    SwtpmTest::SetUp();
+    db_ = new_db();
+  }
+  softtoken::Machine with_tpm(const std::string& tcti) { return softtoken::Machine(machine_.provider(), make_sealer(tcti)); }
+  softtoken::Machine without_tpm() { return softtoken::Machine(machine_.provider()); }
+  // A token made on `m`: SO PIN at creation, user PIN set, as C_InitToken + C_InitPIN do.
+  SecureBytes create(softtoken::SoftBackend& b) {
+    SecureBytes mk;
+    db_->transaction([&] { mk = b.create_master_key(*db_, pin(kSo)); });
+    b.set_pin(*db_, CKU_USER, view(mk), pin(kUser));
+    return mk;
+  }
+  std::optional<SecureBytes> meta(std::string_view k) { return db_->get_meta(k); }
+
+  FakeMachine machine_;
+  std::unique_ptr<store::TokenDb> db_;
+};
+
+TEST_F(SoftShareTest, TokenOpensWithPinFactorsAndThisTpm) {
+  softtoken::SoftBackend b(kFast, with_tpm(swtpm_.tcti()));
+  const SecureBytes mk = create(b);
+  ASSERT_TRUE(meta(softtoken::kTpmShareKey).has_value());
+  EXPECT_EQ(model_of(b, *db_), "soft tpm 6f");
+  EXPECT_EQ(softtoken::binding_summary(*db_, with_tpm(swtpm_.tcti())),
+            "binding: strong, TPM-sealed secret + 6 factors (without the TPM: strong, 6 factors)");
+
+  const Outcome ok = login(b, *db_, CKU_USER, kUser);
+  ASSERT_EQ(ok.rv, CKR_OK) << ok.detail;
+  EXPECT_TRUE(equal_bytes(view(ok.mk), view(mk)));
+  EXPECT_EQ(login(b, *db_, CKU_USER, kWrong).rv, CKR_PIN_INCORRECT);
+  EXPECT_EQ(login(b, *db_, CKU_SO, kSo).rv, CKR_OK);
+  // The sealed object is flushed after each use: only the storage parent stays loaded.
+  EXPECT_EQ(Connection::shared(swtpm_.tcti())->loaded_objects(), 1u);
+}
+
+TEST_F(SoftShareTest, WrongPinsDoNotTouchTheTpmDictionaryAttackCounter) {
+  softtoken::SoftBackend b(kFast, with_tpm(swtpm_.tcti()));
+  create(b);
+  set_dictionary_attack(3, 600, 600);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(login(b, *db_, CKU_USER, kWrong).rv, CKR_PIN_INCORRECT);
+  EXPECT_EQ(backend_->status().lockout, "not in lockout, 0 of 3 failures, recovery 600 s");
+  EXPECT_EQ(login(b, *db_, CKU_USER, kUser).rv, CKR_OK);
+}
+
+TEST_F(SoftShareTest, AnotherMachinesTpmIsRefusedLikeAWrongPin) {
+  softtoken::SoftBackend here(kFast, with_tpm(swtpm_.tcti()));
+  create(here);
+  const Outcome wrong_pin = login(here, *db_, CKU_USER, kWrong);
+  ASSERT_EQ(wrong_pin.rv, CKR_PIN_INCORRECT);
+
+  Swtpm other;  // the same factors, but another machine's TPM
+  other.start();
+  softtoken::SoftBackend there(kFast, with_tpm(other.tcti()));
+  const Outcome right_pin_there = login(there, *db_, CKU_USER, kUser);
+  EXPECT_EQ(right_pin_there.rv, wrong_pin.rv);
+  EXPECT_EQ(right_pin_there.detail, wrong_pin.detail);
+  EXPECT_EQ(login(there, *db_, CKU_USER, kWrong).detail, wrong_pin.detail);
+
+  // The TPM share alone is not enough either: this TPM with too many changed factors is refused the same way.
+  machine_.values["machine-id"] = "m-2";
+  machine_.values["nic-mac"] = "n-2";
+  const Outcome changed = login(here, *db_, CKU_USER, kUser);
+  EXPECT_EQ(changed.rv, wrong_pin.rv);
+  EXPECT_EQ(changed.detail, wrong_pin.detail);
+  machine_.values["nic-mac"] = "n-1";
+  EXPECT_EQ(login(here, *db_, CKU_USER, kUser).rv, CKR_OK);  // one change is tolerated
+}
+
+TEST_F(SoftShareTest, NoTpmAnsweringIsADeviceErrorNotAWrongPin) {
+  softtoken::SoftBackend b(kFast, with_tpm(swtpm_.tcti()));
+  const SecureBytes mk = create(b);
+  const auto pins_before = meta("pin.user");
+
+  softtoken::SoftBackend no_tpm(kFast, without_tpm());
+  EXPECT_EQ(login(no_tpm, *db_, CKU_USER, kUser).rv, CKR_DEVICE_ERROR);
+
+  swtpm_.stop();
+  EXPECT_EQ(login(b, *db_, CKU_USER, kUser).rv, CKR_DEVICE_ERROR);
+  swtpm_.start();  // the same TPM back: the token opens, and nothing was changed meanwhile
+  const Outcome ok = login(b, *db_, CKU_USER, kUser);
+  ASSERT_EQ(ok.rv, CKR_OK) << ok.detail;
+  EXPECT_TRUE(equal_bytes(view(ok.mk), view(mk)));
+  EXPECT_TRUE(equal_bytes(view(*meta("pin.user")), view(*pins_before)));
+}
+
+TEST_F(SoftShareTest, ChangedFactorReenrolsAndKeepsTheTpmShare) {
+  softtoken::SoftBackend b(kFast, with_tpm(swtpm_.tcti()));
+  create(b);
+  const auto share = meta(softtoken::kTpmShareKey);
+  const auto binding = meta(softtoken::kBindingKey);
+  machine_.values["disk-serial"] = "d-2";
+  ASSERT_EQ(login(b, *db_, CKU_USER, kUser).rv, CKR_OK);
+  EXPECT_FALSE(equal_bytes(view(*meta(softtoken::kBindingKey)), view(*binding)));  // re-enrolled
+  EXPECT_TRUE(equal_bytes(view(*meta(softtoken::kTpmShareKey)), view(*share)));    // same TPM share
+  machine_.values["cpu-id"] = "c-2";  // a second change, after the re-enrolment: still one change
+  EXPECT_EQ(login(b, *db_, CKU_USER, kUser).rv, CKR_OK);
+}
+
+TEST_F(SoftShareTest, TokenBoundWithoutTpmGainsTheShareAtLogin) {
+  softtoken::SoftBackend before(kFast, without_tpm());
+  const SecureBytes mk = create(before);
+  EXPECT_FALSE(meta(softtoken::kTpmShareKey).has_value());
+  EXPECT_EQ(model_of(before, *db_), "soft strong 6f");
+  const auto so_record = meta("pin.so"), user_record = meta("pin.user");
+
+  softtoken::SoftBackend after(kFast, with_tpm(swtpm_.tcti()));
+  ASSERT_EQ(login(after, *db_, CKU_USER, kUser).rv, CKR_OK);
+  ASSERT_TRUE(meta(softtoken::kTpmShareKey).has_value());
+  EXPECT_EQ(model_of(after, *db_), "soft tpm 6f");
+  // The binding secret is unchanged, so the PIN records (both roles) were not re-sealed and still open.
+  EXPECT_TRUE(equal_bytes(view(*meta("pin.so")), view(*so_record)));
+  EXPECT_TRUE(equal_bytes(view(*meta("pin.user")), view(*user_record)));
+  const Outcome so = login(after, *db_, CKU_SO, kSo);
+  ASSERT_EQ(so.rv, CKR_OK) << so.detail;
+  EXPECT_TRUE(equal_bytes(view(so.mk), view(mk)));
+  // From now on the TPM is needed.
+  EXPECT_EQ(login(before, *db_, CKU_USER, kUser).rv, CKR_DEVICE_ERROR);
+}
+
+TEST_F(SoftShareTest, RecoveryCodeRebindsToAnotherTpmOrToNone) {
+  softtoken::SoftBackend here(kFast, with_tpm(swtpm_.tcti()));
+  const SecureBytes mk = create(here);
+  const SecureBytes code = softtoken::add_recovery_code(*db_, CKU_SO, pin(kSo), with_tpm(swtpm_.tcti()));
+
+  Swtpm other;
+  other.start();
+  softtoken::SoftBackend there(kFast, with_tpm(other.tcti()));
+  machine_.values = {{"machine-id", "x-1"}, {"nic-mac", "x-2"}, {"cpu-id", "x-3"}};  // new hardware altogether
+  EXPECT_EQ(login(there, *db_, CKU_USER, kUser).rv, CKR_PIN_INCORRECT);
+  EXPECT_EQ(softtoken::recover_binding(*db_, view(code), with_tpm(other.tcti())),
+            "binding: strong, TPM-sealed secret + 3 factors (without the TPM: moderate, 3 factors)");
+  const Outcome ok = login(there, *db_, CKU_USER, kUser);
+  ASSERT_EQ(ok.rv, CKR_OK) << ok.detail;
+  EXPECT_TRUE(equal_bytes(view(ok.mk), view(mk)));
+  EXPECT_EQ(login(here, *db_, CKU_USER, kUser).rv, CKR_PIN_INCORRECT);  // the old TPM no longer opens it
+
+  // Onto a machine without a TPM: the share is dropped and the fingerprint alone binds the token.
+  softtoken::SoftBackend none(kFast, without_tpm());
+  softtoken::recover_binding(*db_, view(code), without_tpm());
+  EXPECT_FALSE(meta(softtoken::kTpmShareKey).has_value());
+  EXPECT_EQ(login(none, *db_, CKU_SO, kSo).rv, CKR_OK);
+}
+
+TEST_F(SoftShareTest, CorruptShareRecordIsADeviceError) {
+  softtoken::SoftBackend b(kFast, with_tpm(swtpm_.tcti()));
+  create(b);
+  auto share = *meta(softtoken::kTpmShareKey);
+  share[0] ^= 0x7f;  // unknown version
+  db_->set_meta(softtoken::kTpmShareKey, view(share));
+  EXPECT_EQ(login(b, *db_, CKU_USER, kUser).rv, CKR_DEVICE_ERROR);
+}
+
+}  // namespace
+}  // namespace keyseal::tpm::testing
