@@ -1,4 +1,6 @@
-// Logging to stderr, off by default; KEYSEAL_LOG=error|warn|info|debug sets the level. Never log secrets.
+// Logging to stderr, off by default; KEYSEAL_LOG=error|warn|info|debug sets the level. The one exception: a
+// PKCS#11 call that returns CKR_GENERAL_ERROR or CKR_DEVICE_ERROR is always written (pkcs11/general.cpp
+// log_result), since its return value alone cannot say what went wrong. Never log secrets.
 #pragma once
 #include <string_view>
 

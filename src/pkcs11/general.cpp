@@ -73,7 +73,9 @@ core::Module& module() {
 CK_RV log_result(const char* fn, CK_RV rv, const char* detail) {
   if (rv == CKR_OK) log::debug(fn);
   else if (log::enabled(log::Level::debug) || rv == CKR_GENERAL_ERROR || rv == CKR_DEVICE_ERROR)
-    log::write(rv == CKR_GENERAL_ERROR ? log::Level::error : log::Level::debug,
+    log::write(rv == CKR_GENERAL_ERROR ? log::Level::error
+               : rv == CKR_DEVICE_ERROR ? log::Level::warn
+                                        : log::Level::debug,
                std::string(fn) + " -> " + rv_name(rv) + (*detail ? ": " : "") + detail);
   return rv;
 }
