@@ -212,7 +212,7 @@ SecureBytes seal_secret(Connection::Guard& g, ByteView secret, ByteView auth, co
   require(auth.size() <= sizeof sens.sensitive.userAuth.buffer && secret.size() <= sizeof sens.sensitive.data.buffer,
           CKR_GENERAL_ERROR, "sealed secret too large");
   sens.sensitive.userAuth.size = static_cast<UINT16>(auth.size());
-  std::memcpy(sens.sensitive.userAuth.buffer, auth.data(), auth.size());
+  if (!auth.empty()) std::memcpy(sens.sensitive.userAuth.buffer, auth.data(), auth.size());
   sens.sensitive.data.size = static_cast<UINT16>(secret.size());
   std::memcpy(sens.sensitive.data.buffer, secret.data(), secret.size());
   const TSS2_RC rc = g.create(sens, tmpl, r.pub, r.priv);
@@ -250,7 +250,7 @@ SecureBytes unseal_secret(Connection::Guard& g, ByteView record, ByteView auth, 
       h = g.load_transient(r.pub, r.priv);
       TPM2B_AUTH a{};
       a.size = static_cast<UINT16>(std::min(auth.size(), sizeof a.buffer));
-      std::memcpy(a.buffer, auth.data(), a.size);
+      if (a.size != 0) std::memcpy(a.buffer, auth.data(), a.size);
       const TSS2_RC set = Esys_TR_SetAuth(g.ctx(), h, &a);
       secure_wipe(&a, sizeof a);
       g.check(set, "Esys_TR_SetAuth");
