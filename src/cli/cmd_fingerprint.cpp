@@ -61,11 +61,9 @@ void print_token(CK_SLOT_ID slot, const Options& o, const softtoken::Machine& ma
   const auto binding = softtoken::load_binding(*db);
   const auto current = machine.factors(db->path().parent_path());
   out << "  " << softtoken::binding_summary(*db, machine) << "\n";
-  if (softtoken::has_tpm_share(*db)) {
-    out << "  TPM share: " << (machine.tpm ? "sealed by a TPM; whether this one opens it shows at login"
-                                           : "sealed by a TPM, and no TPM is configured here")
-        << "\n";
-  }
+  const bool tpm_share = softtoken::has_tpm_share(*db);
+  if (tpm_share && !machine.tpm) out << "  TPM share: yes, and no TPM is configured here: the token cannot open\n";
+  else if (tpm_share && !o.pin) out << "  TPM share: yes (with --pin: whether this machine's TPM opens it)\n";
   out << "  recovery code: " << (softtoken::has_recovery(*db) ? "yes" : "no (new hardware means the keys are gone)")
       << "\n";
   if (!binding) return;
@@ -87,6 +85,7 @@ void print_token(CK_SLOT_ID slot, const Options& o, const softtoken::Machine& ma
       out << "  the token's PIN record predates the binding; it is bound at the next login\n";
       return;
     }
+    if (tpm_share) out << "  TPM share: opened by this machine's TPM\n";
     out << "  recorded factors:\n";
     for (const auto& id : binding->factor_ids) {
       std::string col = id;
@@ -121,7 +120,7 @@ int run_fingerprint(const Options& o, std::ostream& out) {
   const auto current = machine.factors(dir);
   out << "Hardware factors of this machine (store " << dir.string() << "):\n";
   print_factors(current, out);
-  out << "  this machine would give: " << fingerprint::describe(current, softtoken::kToleratedChanges).summary()
+  out << "  this machine would give: " << softtoken::machine_summary(current, machine.tpm != nullptr)
       << "\n";
   if (o.slot) {
     print_token(*o.slot, o, machine, out);

@@ -255,7 +255,22 @@ Refresh refresh_binding(store::TokenDb& db, CK_USER_TYPE who, ByteView master_ke
   return r;
 }
 
-fingerprint::Strength binding_strength(const fingerprint::Record& r, const std::vector<fingerprint::Factor>& current) {
+namespace {
+
+// "binding: strong, TPM-sealed secret + 4 factors (without the TPM: weak, 3 factors)". `ids`/`bits` are the
+// factors of the binding and k its threshold. A copy with the TPM's state (a cloned VM and its virtual TPM)
+// has T and the EK factor: what is left to tell it apart is k - 1 of the other factors.
+std::string tpm_summary(const std::vector<std::string>& ids, const std::vector<double>& bits, size_t k) {
+  std::vector<double> rest;
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] != fingerprint::kTpmEkFactorId) rest.push_back(bits[i]);
+  const size_t k_rest = rest.size() < ids.size() && k > 1 ? k - 1 : k;
+  const fingerprint::Strength without = fingerprint::strength_of(rest, k_rest);
+  return "binding: strong, TPM-sealed secret + " + plural(ids.size(), "factor") + " (without the TPM: " +
+         without.level + ", " + plural(without.factors, "factor") + ")";
+}
+
+std::vector<double> recorded_bits(const fingerprint::Record& r, const std::vector<fingerprint::Factor>& current) {
   std::vector<double> bits;
   for (const auto& id : r.factor_ids) {
     double b = 0;
@@ -263,28 +278,33 @@ fingerprint::Strength binding_strength(const fingerprint::Record& r, const std::
       if (f.id == id) b = f.strength_bits;
     bits.push_back(b);
   }
-  return fingerprint::strength_of(std::move(bits), r.k);
+  return bits;
+}
+
+}  // namespace
+
+fingerprint::Strength binding_strength(const fingerprint::Record& r, const std::vector<fingerprint::Factor>& current) {
+  return fingerprint::strength_of(recorded_bits(r, current), r.k);
 }
 
 std::string binding_summary(store::TokenDb& db, const Machine& machine) {
   const auto binding = load_binding(db);
   const auto current = machine.factors(store_dir(db));
   if (binding) {
-    const fingerprint::Strength s = binding_strength(*binding, current);
-    if (!has_tpm_share(db)) return s.summary();
-    // A copy with the TPM's state (a cloned VM and its virtual TPM) has T and the EK factor: what is left to
-    // tell it apart is k - 1 of the other recorded factors.
-    fingerprint::Record rest = *binding;
-    rest.factor_ids.clear();
-    for (const auto& id : binding->factor_ids)
-      if (id != fingerprint::kTpmEkFactorId) rest.factor_ids.push_back(id);
-    if (rest.factor_ids.size() < binding->factor_ids.size() && rest.k > 1) --rest.k;
-    const fingerprint::Strength without = binding_strength(rest, current);
-    return "binding: strong, TPM-sealed secret + " + plural(s.factors, "factor") +
-           " (without the TPM: " + without.level + ", " + plural(without.factors, "factor") + ")";
+    if (has_tpm_share(db)) return tpm_summary(binding->factor_ids, recorded_bits(*binding, current), binding->k);
+    return binding_strength(*binding, current).summary();
   }
   return any_present(current) ? "binding: none yet (made at the next login)"
                               : "binding: none (PIN only: no hardware factor found)";
+}
+
+std::string machine_summary(const std::vector<fingerprint::Factor>& current, bool with_tpm) {
+  if (!with_tpm || !any_present(current)) return fingerprint::describe(current, kToleratedChanges).summary();
+  std::vector<std::string> ids;
+  std::vector<double> bits;
+  for (const auto& f : current)
+    if (f.present()) ids.push_back(f.id), bits.push_back(f.strength_bits);
+  return tpm_summary(ids, bits, fingerprint::threshold(bits, kToleratedChanges));
 }
 
 std::string binding_summary(const std::filesystem::path& token_file, const Machine& machine) {

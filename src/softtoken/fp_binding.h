@@ -114,6 +114,9 @@ void rebind(store::TokenDb& db, ByteView secret, const std::vector<fingerprint::
 // machine's sources (an id they do not know counts 0 bits).
 fingerprint::Strength binding_strength(const fingerprint::Record& r, const std::vector<fingerprint::Factor>& current);
 
+// What a token bound now to these factors (and, `with_tpm`, a TPM share) would read, as binding_summary.
+std::string machine_summary(const std::vector<fingerprint::Factor>& current, bool with_tpm);
+
 // For `keyseal status` and `keyseal fingerprint`: "binding: weak, 1 factor" (as Strength::summary), with a
 // TPM share "binding: strong, TPM-sealed secret + 4 factors (without the TPM: weak, 3 factors)" (the
 // strength left against a copy that has the TPM's state too: the factors other than tpm-ek), or

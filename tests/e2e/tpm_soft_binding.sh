@@ -127,11 +127,16 @@ step_fingerprint() {
   cat "$W/fp.out"
   expect "tpm-ek is a factor of this machine" grep -Eq '^  tpm-ek +present' "$W/fp.out"
   expect "the recorded tpm-ek matches" grep -Eq '^    tpm-ek +matches' "$W/fp.out"
-  expect "the TPM share is reported" grep -q '^  TPM share: sealed by a TPM' "$W/fp.out"
+  expect "the TPM share is reported as opened" grep -q "^  TPM share: opened by this machine's TPM" "$W/fp.out"
+  expect "a new token here would be TPM-bound too" \
+    grep -Eq '^  this machine would give: binding: strong, TPM-sealed secret' "$W/fp.out"
   expect "the recovery code is on record" grep -q 'recovery code: yes' "$W/fp.out"
   # Without a TPM configured, tpm-ek is not among this machine's factors.
   without_tpm "${K[@]}" fingerprint > "$W/fp-none.out"
   expect "no tpm-ek without a TPM" bash -c "! grep -Eq '^  tpm-ek +present' '$W/fp-none.out'"
+  without_tpm "${K[@]}" fingerprint --slot "$(slot)" > "$W/fp-none-slot.out"
+  expect "without a TPM the token says it cannot open" \
+    grep -q '^  TPM share: yes, and no TPM is configured here' "$W/fp-none-slot.out"
 }
 
 step_sign_a() {
