@@ -2,6 +2,8 @@
 // Nothing here logs or returns a factor value; only factor ids leave this file.
 #include "softtoken/fp_binding.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "common/log.h"
 #include "crypto/aead.h"
@@ -78,16 +80,50 @@ std::optional<NewShare> new_tpm_share(const Machine& machine) {
 }
 
 enum class Share { none, opened, not_here };
-// The token's TPM share T: none without fp.tpm; not_here when this machine's TPM cannot open it.
-// CKR_DEVICE_ERROR when the token has one and no TPM is configured or answering here.
-Share open_tpm_share(store::TokenDb& db, const Machine& machine, std::optional<SecureBytes>& out) {
+// The token's TPM share T from its record (`record` as read from fp.tpm): none without one; not_here when this
+// machine's TPM cannot open it. CKR_DEVICE_ERROR when the token has one and no TPM is configured or answering
+// here, or the share is malformed.
+Share open_tpm_share(const std::optional<SecureBytes>& record, const Machine& machine, std::optional<SecureBytes>& out) {
   out.reset();
-  auto record = db.get_meta(kTpmShareKey);
   if (!record) return Share::none;
   require(machine.tpm != nullptr, CKR_DEVICE_ERROR,
           "the token's binding includes a secret sealed by a TPM, and no TPM is configured here");
   out = machine.tpm->unseal(view(*record));
+  require(!out || out->size() == fingerprint::kSecretLen, CKR_DEVICE_ERROR, "the token's TPM share is malformed");
   return out ? Share::opened : Share::not_here;
+}
+
+// The binding record and the TPM share record, read in one store transaction so that a concurrent re-enrolment
+// or recovery is never seen half done.
+struct BindingState {
+  std::optional<SecureBytes> binding, share;
+};
+BindingState read_binding_state(store::TokenDb& db) {
+  BindingState st;
+  db.transaction([&] {
+    st.binding = db.get_meta(kBindingKey);
+    st.share = db.get_meta(kTpmShareKey);
+  });
+  return st;
+}
+
+std::optional<fingerprint::Record> parse_binding(const std::optional<SecureBytes>& bytes) {
+  if (!bytes) return std::nullopt;
+  try {
+    return fingerprint::parse_record(view(*bytes));
+  } catch (const Error& e) {
+    fail(CKR_DEVICE_ERROR, "the token's fingerprint binding record is unreadable: " + e.detail);
+  }
+}
+
+bool same_bytes(const std::optional<SecureBytes>& a, const std::optional<SecureBytes>& b) {
+  return a.has_value() == b.has_value() && (!a || equal_bytes(view(*a), view(*b)));
+}
+
+bool present(const std::vector<fingerprint::Factor>& current, std::string_view id) {
+  for (const auto& f : current)
+    if (f.id == id && f.present()) return true;
+  return false;
 }
 
 }  // namespace
@@ -105,13 +141,7 @@ std::string pin_context(store::TokenDb& db, CK_USER_TYPE who) {
 }
 
 std::optional<fingerprint::Record> load_binding(store::TokenDb& db) {
-  auto bytes = db.get_meta(kBindingKey);
-  if (!bytes) return std::nullopt;
-  try {
-    return fingerprint::parse_record(view(*bytes));
-  } catch (const Error& e) {
-    fail(CKR_DEVICE_ERROR, "the token's fingerprint binding record is unreadable: " + e.detail);
-  }
+  return parse_binding(db.get_meta(kBindingKey));
 }
 
 bool has_tpm_share(store::TokenDb& db) {
@@ -155,13 +185,14 @@ Unlocked unlock_master_key(store::TokenDb& db, CK_USER_TYPE who, ByteView pin, c
     u.master_key = open_master_key(view(*rec), pin, ctx);
     return u;
   }
-  const auto binding = load_binding(db);
+  const BindingState st = read_binding_state(db);
+  const auto binding = parse_binding(st.binding);
   require(binding.has_value(), CKR_DEVICE_ERROR,
           "the PIN record needs the token's fingerprint binding, and the token has none");
   std::optional<SecureBytes> t;
   // Another TPM (or this one cleared): T stays unknown, and a random stand-in makes every candidate fail
   // exactly as a wrong PIN does, so the refusal tells nothing about which input was wrong.
-  if (open_tpm_share(db, machine, t) == Share::not_here) t = crypto::random_bytes(fingerprint::kSecretLen);
+  if (open_tpm_share(st.share, machine, t) == Share::not_here) t = crypto::random_bytes(fingerprint::kSecretLen);
   const auto current = machine.factors(store_dir(db));
   u.master_key = open_master_key(view(*rec), pin, ctx, [&](const SecretCheckFn& check) {
     u.recovery = fingerprint::recover(*binding, current, [&](ByteView f) { return check(view(mix(f, t))); });
@@ -207,6 +238,13 @@ Refresh refresh_binding(store::TokenDb& db, CK_USER_TYPE who, ByteView master_ke
   r.bound = !had_secret;
   r.tpm_added = r.bound && has_tpm_share(db);
 
+  // Before anything is re-sealed: a token whose TPM share does not open here (a login with a scheme-1 record,
+  // on another machine or with the TPM gone) is left exactly as it is, so no working PIN record is turned
+  // into one that needs a share this machine cannot give.
+  const BindingState st = read_binding_state(db);
+  std::optional<SecureBytes> t;
+  if (!r.bound && st.share && (!machine.tpm || open_tpm_share(st.share, machine, t) != Share::opened)) return r;
+
   const std::string key = pin_meta_key(who);
   if (auto rec = db.get_meta(key); rec && record_scheme(view(*rec)) == PinScheme::argon2id_v1) {
     // Argon2id outside the transaction; written only if nobody changed the record meanwhile.
@@ -221,14 +259,15 @@ Refresh refresh_binding(store::TokenDb& db, CK_USER_TYPE who, ByteView master_ke
   }
   if (r.bound) return r;  // just enrolled with the current values
 
-  const auto binding = load_binding(db);
+  const auto binding = parse_binding(st.binding);
   if (!binding) return r;
-  const std::vector<uint8_t> seen = fingerprint::serialize(*binding);
-  const auto seen_share = db.get_meta(kTpmShareKey);
-  if (seen_share && !machine.tpm) return r;  // logged in without it (a scheme-1 record): leave it
-  std::optional<SecureBytes> t;
-  if (open_tpm_share(db, machine, t) == Share::not_here) return r;
   const auto current = machine.factors(store_dir(db));
+  // The TPM answers, but its EK factor is missing now: a passing failure, not a change to enrol (re-enrolling
+  // would drop tpm-ek from the binding for good).
+  const auto& ids = binding->factor_ids;
+  if (machine.tpm && std::find(ids.begin(), ids.end(), fingerprint::kTpmEkFactorId) != ids.end() &&
+      !present(current, fingerprint::kTpmEkFactorId))
+    return r;
   const SecureBytes f = mix(view(*secret), t);
   const auto found = fingerprint::recover(
       *binding, current, [&](ByteView candidate) { return equal_constant_time(candidate, view(f)); });
@@ -239,15 +278,11 @@ Refresh refresh_binding(store::TokenDb& db, CK_USER_TYPE who, ByteView master_ke
   // A new TPM share only where there was none; an existing one is kept with the fresh fingerprint shares.
   std::optional<NewShare> share;
   if (add_tpm) share = new_tpm_share(machine);
-  else if (t) share = NewShare{*t, *seen_share};
+  else if (t) share = NewShare{*t, *st.share};
   if (r.changed.empty() && !(add_tpm && share)) return r;  // the TPM did not seal: nothing to do after all
   db.transaction([&] {
-    auto now = db.get_meta(kBindingKey);
-    auto now_share = db.get_meta(kTpmShareKey);
-    if (!now || !equal_bytes(view(*now), ByteView(seen))) return;  // another process re-enrolled meanwhile
-    if (now_share.has_value() != seen_share.has_value() ||
-        (now_share && !equal_bytes(view(*now_share), view(*seen_share))))
-      return;
+    // Another process re-enrolled or recovered meanwhile: its binding stands.
+    if (!same_bytes(db.get_meta(kBindingKey), st.binding) || !same_bytes(db.get_meta(kTpmShareKey), st.share)) return;
     write_binding(db, view(*secret), current, share);
     r.reenrolled = !r.changed.empty();
     r.tpm_added = add_tpm && share.has_value();

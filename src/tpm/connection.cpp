@@ -58,8 +58,6 @@ struct Connection::Tcti {
   TSS2_TCTI_CONTEXT* outer() { return reinterpret_cast<TSS2_TCTI_CONTEXT*>(&common); }
 };
 
-namespace {
-
 TPM2B_PUBLIC srk_template() {
   TPM2B_PUBLIC t{};
   TPMT_PUBLIC& p = t.publicArea;
@@ -75,6 +73,8 @@ TPM2B_PUBLIC srk_template() {
   p.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
   return t;
 }
+
+namespace {
 
 bool is_storage_key(const TPMT_PUBLIC& p) {
   const TPMA_OBJECT need = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
@@ -444,6 +444,11 @@ TSS2_RC Connection::Guard::create(const TPM2B_SENSITIVE_CREATE& sens, const TPM2
   }
   Esys_Free(out_pub), Esys_Free(out_priv);
   return rc;
+}
+
+bool Connection::Guard::parent_is_template() {
+  parent();
+  return c_.parent_transient_;
 }
 
 void Connection::Guard::flush(ESYS_TR h) noexcept {

@@ -32,6 +32,10 @@ struct KeyBlobs {
 inline constexpr size_t kMaxTransient = 3;         // transient objects we keep loaded, storage parent included
 inline constexpr TPM2_HANDLE kPersistentSrk = 0x81000001;
 
+// The standard storage-key template (ECC P-256, AES-128-CFB; TCG provisioning guidance): the primary made from
+// it in the owner hierarchy is the same object, with the same name, until TPM2_Clear.
+TPM2B_PUBLIC srk_template();
+
 class Connection {
  public:
   explicit Connection(std::string tcti);
@@ -55,6 +59,7 @@ class Connection {
     ESYS_TR parent();                           // the persistent SRK or the standard-template primary
     const TPM2B_NAME& parent_name();
     const std::string& parent_error();          // why there is no usable storage parent ("" = there is)
+    bool parent_is_template();                  // the parent is the srk_template() primary (no persistent SRK)
     ESYS_TR load(const KeyBlobs& k);            // cached (LRU); may flush the least recently used key
     ESYS_TR load_transient(const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv);  // caller calls flush()
     // TPM2_Create under the storage parent (through `retrying`). On success fills pub/priv; returns the rc.

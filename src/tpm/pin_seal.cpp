@@ -184,15 +184,13 @@ SecureBytes pin_auth(std::string_view token_uid, std::string_view role, ByteView
   return crypto::digest(CKM_SHA256, view(in));
 }
 
-SecureBytes seal_secret(Connection::Guard& g, ByteView secret, ByteView auth, const std::string& pcrs,
-                        bool dictionary_protected) {
+SecureBytes seal_secret(Connection::Guard& g, ByteView secret, ByteView auth, const std::string& pcrs) {
   const TPML_PCR_SELECTION sel = parse_pcrs(pcrs, {});
   TPM2B_PUBLIC tmpl{};
   TPMT_PUBLIC& p = tmpl.publicArea;
   p.type = TPM2_ALG_KEYEDHASH;
   p.nameAlg = TPM2_ALG_SHA256;
   p.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT;  // noDA clear: PIN guesses count
-  if (!dictionary_protected) p.objectAttributes |= TPMA_OBJECT_NODA;
   p.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
   Record r;
   if (sel.count == 0) {
@@ -217,7 +215,7 @@ SecureBytes seal_secret(Connection::Guard& g, ByteView secret, ByteView auth, co
   std::memcpy(sens.sensitive.data.buffer, secret.data(), secret.size());
   const TSS2_RC rc = g.create(sens, tmpl, r.pub, r.priv);
   secure_wipe(&sens, sizeof sens);
-  g.check(rc, "TPM2_Create (sealed secret)");
+  g.check(rc, "TPM2_Create (sealed master key)");
   return encode(r);
 }
 
@@ -226,10 +224,9 @@ SecureBytes unseal_secret(Connection::Guard& g, ByteView record, ByteView auth, 
   const TPML_PCR_SELECTION sel = parse_pcrs(pcrs, {});
   // The TPM's dictionary-attack counter is shared by every user of the TPM. Never spend its last attempt:
   // a PIN guess here must not lock the whole TPM (tpm2-pkcs11 does; our own per-token counter is core's).
-  const bool counts = !(r.pub.publicArea.objectAttributes & TPMA_OBJECT_NODA);
-  if (counts) g.refresh_variable_state();
+  g.refresh_variable_state();
   const TpmInfo& da = g.info();
-  if (counts && (da.in_lockout || (da.max_auth_fail > 1 && da.lockout_counter + 1 >= da.max_auth_fail)))
+  if (da.in_lockout || (da.max_auth_fail > 1 && da.lockout_counter + 1 >= da.max_auth_fail))
     fail(CKR_PIN_LOCKED, "the TPM's dictionary-attack protection is " +
                              std::string(da.in_lockout ? "in lockout" : "one failure from lockout") + " (" +
                              lockout_text(da) + "); no PIN is tried until it recovers");

@@ -19,12 +19,9 @@ std::string pcrs_text(const TPML_PCR_SELECTION& sel);  // canonical form of the 
 SecureBytes pin_auth(std::string_view token_uid, std::string_view role, ByteView pin);
 
 // A record (version, TPM2B_PUBLIC, TPM2B_PRIVATE, PCR values at sealing time) for the token meta table.
-// `dictionary_protected`: the object counts failed authorizations in the TPM's DA logic (a PIN's object);
-// false gives a noDA object (a secret behind no PIN).
-SecureBytes seal_secret(Connection::Guard& g, ByteView secret, ByteView auth, const std::string& pcrs,
-                        bool dictionary_protected = true);
-// Throws CKR_PIN_INCORRECT (auth failure), CKR_PIN_LOCKED (a DA-protected object and the TPM in DA lockout, or
-// one failure away from it: the last attempt is never spent, so keyseal cannot lock the TPM for its other users), CKR_FUNCTION_FAILED when the
+SecureBytes seal_secret(Connection::Guard& g, ByteView secret, ByteView auth, const std::string& pcrs);
+// Throws CKR_PIN_INCORRECT (auth failure), CKR_PIN_LOCKED (TPM in DA lockout, or one failure away from it:
+// the last attempt is never spent, so keyseal cannot lock the TPM for its other users), CKR_FUNCTION_FAILED when the
 // PCR policy no longer holds (and logs which bank/PCRs changed), CKR_DEVICE_ERROR for a bad record.
 SecureBytes unseal_secret(Connection::Guard& g, ByteView record, ByteView auth, const std::string& pcrs);
 

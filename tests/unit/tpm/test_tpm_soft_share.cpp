@@ -4,11 +4,14 @@
 // boundary (tests/unit/softtoken/fake_machine.h).
 #include "../softtoken/fake_machine.h"
 #include "core/padded.h"
+#include "softtoken/pin_wrap.h"
 #include "softtoken/recovery.h"
 #include "softtoken/soft_backend.h"
 #include "swtpm_fixture.h"
 #include "tpm/connection.h"
 #include "tpm/soft_share.h"
+
+#include <tss2/tss2_esys.h>
 
 #include <chrono>
 #include <cstring>
@@ -202,6 +205,94 @@ TEST_F(SoftShareTest, CorruptShareRecordIsADeviceError) {
   share[0] ^= 0x7f;  // unknown version
   db_->set_meta(softtoken::kTpmShareKey, view(share));
   EXPECT_EQ(login(b, *db_, CKU_USER, kUser).rv, CKR_DEVICE_ERROR);
+}
+
+// An RSA storage key made persistent at 0x81000001: from then on the connection's storage parent is it, not the
+// standard-template primary (after a reconnect).
+void provision_persistent_srk(TpmBackend& b) {
+  b.with_esys([](ESYS_CONTEXT* ctx) {
+    TPM2B_PUBLIC tmpl{};
+    TPMT_PUBLIC& p = tmpl.publicArea;
+    p.type = TPM2_ALG_RSA;
+    p.nameAlg = TPM2_ALG_SHA256;
+    p.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                         TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
+    p.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_AES;
+    p.parameters.rsaDetail.symmetric.keyBits.aes = 128;
+    p.parameters.rsaDetail.symmetric.mode.aes = TPM2_ALG_CFB;
+    p.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
+    p.parameters.rsaDetail.keyBits = 2048;
+    const TPM2B_SENSITIVE_CREATE sens{};
+    const TPM2B_DATA outside{};
+    const TPML_PCR_SELECTION pcrs{};
+    ESYS_TR h = ESYS_TR_NONE, persistent = ESYS_TR_NONE;
+    ASSERT_EQ(Esys_CreatePrimary(ctx, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
+                                 &outside, &pcrs, &h, nullptr, nullptr, nullptr, nullptr),
+              TSS2_RC_SUCCESS);
+    ASSERT_EQ(Esys_EvictControl(ctx, ESYS_TR_RH_OWNER, h, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, 0x81000001,
+                                &persistent),
+              TSS2_RC_SUCCESS);
+    Esys_FlushContext(ctx, h);
+  });
+}
+
+TEST_F(SoftShareTest, ShareSurvivesAPersistentSrkProvisionedLater) {
+  softtoken::SoftBackend b(kFast, with_tpm(swtpm_.tcti()));
+  const SecureBytes mk = create(b);  // no persistent SRK yet: the storage parent is the template primary
+  provision_persistent_srk(*backend_);
+  swtpm_.stop();  // reconnect: the connection's storage parent is now the persistent RSA key
+  swtpm_.start();
+  (void)login(b, *db_, CKU_USER, kUser);  // the first call after the restart may meet the dropped connection
+  const Outcome ok = login(b, *db_, CKU_USER, kUser);
+  ASSERT_EQ(ok.rv, CKR_OK) << ok.detail;
+  EXPECT_TRUE(equal_bytes(view(ok.mk), view(mk)));
+  {
+    auto g = Connection::shared(swtpm_.tcti())->lock();
+    EXPECT_FALSE(g.parent_is_template());  // the test means something: the parent did change
+  }
+  // A token made now, with the persistent SRK in place, opens too.
+  db_ = new_db("second");
+  const SecureBytes mk2 = create(b);
+  const Outcome ok2 = login(b, *db_, CKU_SO, kSo);
+  ASSERT_EQ(ok2.rv, CKR_OK) << ok2.detail;
+  EXPECT_TRUE(equal_bytes(view(ok2.mk), view(mk2)));
+  EXPECT_LE(Connection::shared(swtpm_.tcti())->loaded_objects(), 1u);  // the extra primary is flushed
+}
+
+TEST_F(SoftShareTest, PinOnlyLoginElsewhereLeavesTheTokenAsItIs) {
+  softtoken::SoftBackend here(kFast, with_tpm(swtpm_.tcti()));
+  const SecureBytes mk = create(here);
+  // An old scheme-1 user record (PIN only), as tokens made before the binding have.
+  db_->set_meta("pin.user", view(softtoken::seal_master_key(view(mk), pin(kUser),
+                                                            softtoken::pin_context(*db_, CKU_USER), kFast)));
+  const auto user = meta("pin.user"), binding = meta(softtoken::kBindingKey), share = meta(softtoken::kTpmShareKey);
+  Swtpm other;
+  other.start();
+  softtoken::SoftBackend there(kFast, with_tpm(other.tcti()));
+  ASSERT_EQ(login(there, *db_, CKU_USER, kUser).rv, CKR_OK);  // PIN only: it opens anywhere, as it always did
+  // ...but the upgrade after it must not turn the record into one that needs this TPM's share, nor re-bind.
+  EXPECT_TRUE(equal_bytes(view(*meta("pin.user")), view(*user)));
+  EXPECT_TRUE(equal_bytes(view(*meta(softtoken::kBindingKey)), view(*binding)));
+  EXPECT_TRUE(equal_bytes(view(*meta(softtoken::kTpmShareKey)), view(*share)));
+  // Back on its own machine the login upgrades the record, and both roles open.
+  ASSERT_EQ(login(here, *db_, CKU_USER, kUser).rv, CKR_OK);
+  EXPECT_EQ(softtoken::record_scheme(view(*meta("pin.user"))), softtoken::PinScheme::argon2id_fingerprint_v2);
+  EXPECT_EQ(login(here, *db_, CKU_USER, kUser).rv, CKR_OK);
+  EXPECT_EQ(login(here, *db_, CKU_SO, kSo).rv, CKR_OK);
+}
+
+TEST_F(SoftShareTest, MissingEkFactorWithTheTpmAnsweringIsNotEnrolled) {
+  machine_.values["tpm-ek"] = "e-1";  // stands for tpm::ek_factor_source, which reads the same id
+  softtoken::SoftBackend b(kFast, with_tpm(swtpm_.tcti()));
+  create(b);
+  const auto binding = meta(softtoken::kBindingKey);
+  machine_.values["tpm-ek"] = std::nullopt;  // one failed EK read
+  ASSERT_EQ(login(b, *db_, CKU_USER, kUser).rv, CKR_OK);
+  EXPECT_TRUE(equal_bytes(view(*meta(softtoken::kBindingKey)), view(*binding)));  // tpm-ek stays recorded
+  machine_.values["tpm-ek"] = "e-1";
+  machine_.values["disk-serial"] = "d-2";  // a real change is still enrolled
+  ASSERT_EQ(login(b, *db_, CKU_USER, kUser).rv, CKR_OK);
+  EXPECT_FALSE(equal_bytes(view(*meta(softtoken::kBindingKey)), view(*binding)));
 }
 
 // What the TPM share adds to a soft token's unlock (Load + Unseal + flush on swtpm), with a negligible
