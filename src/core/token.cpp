@@ -84,13 +84,13 @@ std::shared_ptr<Token> Token::create(CK_SLOT_ID slot, const std::filesystem::pat
 std::string Token::label() const { return meta_string(*db_, "label"); }
 
 uint32_t Token::failures(CK_USER_TYPE who) {
-  auto v = db_->get_meta(std::string("pin_failures.") + role(who));
+  auto v = db_->get_meta(who == CKU_SO ? store::kPinFailuresSo : store::kPinFailuresUser);
   if (!v || v->empty()) return 0;
   return static_cast<uint32_t>(std::strtoul(std::string(v->begin(), v->end()).c_str(), nullptr, 10));
 }
 
 void Token::set_failures(CK_USER_TYPE who, uint32_t n) {
-  db_->set_meta(std::string("pin_failures.") + role(who), view(std::to_string(n)));
+  db_->set_meta(who == CKU_SO ? store::kPinFailuresSo : store::kPinFailuresUser, view(std::to_string(n)));
 }
 
 void Token::fill_info(CK_TOKEN_INFO& info, CK_ULONG sessions, CK_ULONG rw_sessions) {

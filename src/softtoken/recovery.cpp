@@ -118,6 +118,12 @@ std::string recover_binding(store::TokenDb& db, ByteView code, const Machine& ma
   const SecureBytes secret = open_recovery(db, code);
   const auto current = machine.factors(db.path().parent_path());
   rebind(db, view(secret), current, machine);
+  // Right PINs refused on the changed hardware counted as failures; the code's holder starts afresh, so a
+  // token locked that way is not lost after all.
+  db.transaction([&] {
+    db.delete_meta(store::kPinFailuresSo);
+    db.delete_meta(store::kPinFailuresUser);
+  });
   return binding_summary(db, machine);
 }
 

@@ -31,7 +31,8 @@ SecureBytes add_recovery_code(store::TokenDb& db, CK_USER_TYPE who, ByteView pin
 
 // For `keyseal recover`: opens S with the code and binds it to this machine: the current factors and, where
 // a TPM seals, a new TPM share (S is unchanged, so the PIN records stay valid). Returns the new binding
-// summary ("binding: weak, 1 factor"). CKR_FUNCTION_FAILED when no factor is present here.
+// summary ("binding: weak, 1 factor"). Both failed-login counters are cleared (logins refused on the changed
+// hardware counted). CKR_FUNCTION_FAILED when no factor is present here.
 std::string recover_binding(store::TokenDb& db, ByteView code, const Machine& machine);
 
 }  // namespace keyseal::softtoken

@@ -17,6 +17,10 @@
 
 namespace keyseal::store {
 
+// Metadata keys of the failed-login counters: core counts them at C_Login; a soft token's recovery clears them.
+inline constexpr std::string_view kPinFailuresSo = "pin_failures.so";
+inline constexpr std::string_view kPinFailuresUser = "pin_failures.user";
+
 struct ObjectRow {
   int64_t id = 0;                                   // SQLite rowid, AUTOINCREMENT (never reused)
   std::string uid;                                  // CKA_UNIQUE_ID (unique index)

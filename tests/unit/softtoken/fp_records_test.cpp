@@ -111,9 +111,15 @@ TEST_F(RecoveryFixture, CodeRebindsTheTokenOnNewHardware) {
   machine.values = {{"machine-id", "new-m"}, {"nic-mac", "new-n"}, {"cpu-id", "new-c"}};  // new hardware
   EXPECT_EQ(rv_of([&] { backend.unlock(*token.db, CKU_USER, pin_of("user-pin")); }), CKR_PIN_INCORRECT);
 
+  // Right PINs refused there counted as failures (core's counters; the user's reached its limit).
+  token.db->set_meta(store::kPinFailuresUser, pin_of("10"));
+  token.db->set_meta(store::kPinFailuresSo, pin_of("3"));
   SecureBytes wrong = make_recovery_code();
   EXPECT_EQ(rv_of([&] { recover_binding(*token.db, view(wrong), machine.provider()); }), CKR_PIN_INCORRECT);
+  EXPECT_TRUE(token.meta(store::kPinFailuresUser).has_value());  // a wrong code changes nothing
   EXPECT_EQ(recover_binding(*token.db, view(code), machine.provider()), "binding: moderate, 3 factors");
+  EXPECT_FALSE(token.meta(store::kPinFailuresUser).has_value());  // cleared: the token is usable again
+  EXPECT_FALSE(token.meta(store::kPinFailuresSo).has_value());
 
   EXPECT_TRUE(equal_bytes(view(backend.unlock(*token.db, CKU_USER, pin_of("user-pin"))), view(mk)));
   EXPECT_TRUE(equal_bytes(view(backend.unlock(*token.db, CKU_SO, pin_of("so-pin"))), view(mk)));
