@@ -58,6 +58,8 @@ struct Connection::Tcti {
   TSS2_TCTI_CONTEXT* outer() { return reinterpret_cast<TSS2_TCTI_CONTEXT*>(&common); }
 };
 
+namespace {
+
 TPM2B_PUBLIC srk_template() {
   TPM2B_PUBLIC t{};
   TPMT_PUBLIC& p = t.publicArea;
@@ -74,8 +76,6 @@ TPM2B_PUBLIC srk_template() {
   return t;
 }
 
-namespace {
-
 bool is_storage_key(const TPMT_PUBLIC& p) {
   const TPMA_OBJECT need = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
   return (p.objectAttributes & need) == need && (p.objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT) == 0 &&
@@ -83,6 +83,34 @@ bool is_storage_key(const TPMT_PUBLIC& p) {
 }
 
 }  // namespace
+
+TSS2_RC create_srk_primary(ESYS_CONTEXT* ctx, ESYS_TR& h, TPM2B_NAME& name) {
+  const TPM2B_SENSITIVE_CREATE sens{};
+  const TPM2B_PUBLIC tmpl = srk_template();
+  const TPM2B_DATA outside{};
+  const TPML_PCR_SELECTION no_pcrs{};
+  TPM2B_PUBLIC* pub = nullptr;
+  TPM2B_CREATION_DATA* cdata = nullptr;
+  TPM2B_DIGEST* chash = nullptr;
+  TPMT_TK_CREATION* ticket = nullptr;
+  h = ESYS_TR_NONE;
+  TSS2_RC rc = Esys_CreatePrimary(ctx, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
+                                  &outside, &no_pcrs, &h, &pub, &cdata, &chash, &ticket);
+  Esys_Free(pub), Esys_Free(cdata), Esys_Free(chash), Esys_Free(ticket);
+  if (rc != TSS2_RC_SUCCESS) {
+    h = ESYS_TR_NONE;
+    return rc;
+  }
+  TPM2B_NAME* n = nullptr;
+  rc = Esys_TR_GetName(ctx, h, &n);
+  if (rc == TSS2_RC_SUCCESS) name = *n;
+  Esys_Free(n);
+  if (rc != TSS2_RC_SUCCESS) {
+    Esys_FlushContext(ctx, h);
+    h = ESYS_TR_NONE;
+  }
+  return rc;
+}
 
 Connection::Connection(std::string tcti) : tcti_(std::move(tcti)), xlock_(tcti_) {}
 
@@ -236,20 +264,9 @@ void Connection::make_parent() {
     log::warn("TPM handle 0x81000001 is not a storage key; using a primary key from the standard template");
     Esys_TR_Close(ctx_, &h);
   }
-  TPM2B_SENSITIVE_CREATE sens{};
-  TPM2B_PUBLIC tmpl = srk_template();
-  TPM2B_DATA outside{};
-  TPML_PCR_SELECTION pcrs{};
-  TPM2B_PUBLIC* pub = nullptr;
-  TPM2B_CREATION_DATA* cdata = nullptr;
-  TPM2B_DIGEST* chash = nullptr;
-  TPMT_TK_CREATION* ticket = nullptr;
   TSS2_RC rc = TSS2_RC_SUCCESS;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    rc = Esys_CreatePrimary(ctx_, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
-                            &outside, &pcrs, &h, &pub, &cdata, &chash, &ticket);
-    Esys_Free(pub), Esys_Free(cdata), Esys_Free(chash), Esys_Free(ticket);
-    pub = nullptr, cdata = nullptr, chash = nullptr, ticket = nullptr;
+    rc = create_srk_primary(ctx_, h, parent_name_);
     if (tpm_code(rc) != TPM2_RC_OBJECT_MEMORY) break;
     // The TPM's slots are full (a raw TPM shared with other clients): our keys first, then theirs.
     if (!lru_.empty()) evict_to(0);
@@ -261,11 +278,6 @@ void Connection::make_parent() {
   if (rc != TSS2_RC_SUCCESS) throw_tss(rc, "TPM2_CreatePrimary (storage parent)");
   parent_ = h;
   parent_transient_ = true;
-  TPM2B_NAME* name = nullptr;
-  rc = Esys_TR_GetName(ctx_, h, &name);
-  if (rc != TSS2_RC_SUCCESS) throw_tss(rc, "Esys_TR_GetName");
-  parent_name_ = *name;
-  Esys_Free(name);
 }
 
 size_t Connection::key_capacity(size_t reserve) const {

@@ -32,9 +32,10 @@ struct KeyBlobs {
 inline constexpr size_t kMaxTransient = 3;         // transient objects we keep loaded, storage parent included
 inline constexpr TPM2_HANDLE kPersistentSrk = 0x81000001;
 
-// The standard storage-key template (ECC P-256, AES-128-CFB; TCG provisioning guidance): the primary made from
-// it in the owner hierarchy is the same object, with the same name, until TPM2_Clear.
-TPM2B_PUBLIC srk_template();
+// TPM2_CreatePrimary of the standard storage-key template (ECC P-256, AES-128-CFB; TCG provisioning guidance)
+// in the owner hierarchy: the same object, with the same name, until TPM2_Clear. On success `h` and `name` are
+// set and the caller owns h; on failure h is ESYS_TR_NONE.
+TSS2_RC create_srk_primary(ESYS_CONTEXT* ctx, ESYS_TR& h, TPM2B_NAME& name);
 
 class Connection {
  public:

@@ -71,26 +71,8 @@ class TemplateParent {
       name_ = g_.parent_name();
       return TSS2_RC_SUCCESS;
     }
-    const TPM2B_SENSITIVE_CREATE sens{};
-    const TPM2B_PUBLIC tmpl = srk_template();
-    const TPM2B_DATA outside{};
-    const TPML_PCR_SELECTION no_pcrs{};
-    TPM2B_PUBLIC* pub = nullptr;
-    TPM2B_CREATION_DATA* cdata = nullptr;
-    TPM2B_DIGEST* chash = nullptr;
-    TPMT_TK_CREATION* ticket = nullptr;
-    TSS2_RC rc = Esys_CreatePrimary(g_.ctx(), ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens,
-                                    &tmpl, &outside, &no_pcrs, &handle_, &pub, &cdata, &chash, &ticket);
-    Esys_Free(pub), Esys_Free(cdata), Esys_Free(chash), Esys_Free(ticket);
-    if (rc != TSS2_RC_SUCCESS) {
-      handle_ = ESYS_TR_NONE;
-      return rc;
-    }
-    owned_ = true;
-    TPM2B_NAME* name = nullptr;
-    rc = Esys_TR_GetName(g_.ctx(), handle_, &name);
-    if (rc == TSS2_RC_SUCCESS) name_ = *name;
-    Esys_Free(name);
+    const TSS2_RC rc = create_srk_primary(g_.ctx(), handle_, name_);
+    owned_ = rc == TSS2_RC_SUCCESS;
     return rc;
   }
   ESYS_TR handle() const { return handle_; }
