@@ -1,15 +1,21 @@
-// ClientLock: a flock-guarded lock file per raw TPM, with a generation counter in its first 8 bytes (see
-// client_lock.h).
+// ClientLock: a flock-guarded lock file per raw TPM in a directory private to this user, with a generation
+// counter in its first 8 bytes (see client_lock.h).
 #include "tpm/client_lock.h"
 
+#include "common/error.h"
 #include "common/log.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <functional>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 namespace keyseal::tpm {
@@ -22,34 +28,123 @@ bool through_resource_manager(const std::string& tcti) {
   return tcti.empty() && std::filesystem::exists("/dev/tpmrm0", ec);  // the tss2 default tries it first
 }
 
+std::string octal_mode(mode_t m) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
+  return buf;
+}
+
+// Closes a descriptor on every path out of the directory checks.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Opens `dir` without following a symlink at its last component and checks that only we can enter it: a
+// directory, owned by our effective uid, mode exactly 0700. `made_here`: we just created it, so a umask that
+// took bits away is corrected first. Returns -1 with `why` set otherwise.
+int open_private_dir(const std::string& dir, bool made_here, std::string& why) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    why = errno == ELOOP || errno == ENOTDIR ? "not a directory (or a symlink)" : std::strerror(errno);
+    return -1;
+  }
+  struct stat st {};
+  if (made_here) (void)::fchmod(fd, 0700);
+  if (::fstat(fd, &st) != 0) {
+    why = std::strerror(errno);
+  } else if (!S_ISDIR(st.st_mode)) {
+    why = "not a directory";
+  } else if (st.st_uid != ::geteuid()) {
+    why = "owned by uid " + std::to_string(st.st_uid) + ", not by us (uid " + std::to_string(::geteuid()) + ")";
+  } else if ((st.st_mode & 07777) != 0700) {
+    why = "mode " + octal_mode(st.st_mode) + " instead of 0700";
+  } else {
+    return fd;
+  }
+  ::close(fd);
+  return -1;
+}
+
 }  // namespace
 
-ClientLock::ClientLock(const std::string& tcti) : enabled_(!through_resource_manager(tcti)) {
+ClientLock::ClientLock(const std::string& tcti, Options opt)
+    : enabled_(!through_resource_manager(tcti)), opt_(std::move(opt)) {
   if (!enabled_) return;
-  const char* run = std::getenv("XDG_RUNTIME_DIR");
-  const std::string dir = run && *run ? run : "/tmp";
-  path_ = dir + "/keyseal-tpm-" + std::to_string(std::hash<std::string>{}(tcti)) + ".lock";
+  name_ = "keyseal-tpm-" + std::to_string(std::hash<std::string>{}(tcti)) + ".lock";
 }
 
 ClientLock::~ClientLock() {
   if (fd_ >= 0 && pid_ == ::getpid()) ::close(fd_);
 }
 
-bool ClientLock::open_file() {
-  if (fd_ >= 0 && pid_ == ::getpid()) return true;
-  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  pid_ = ::getpid();
-  if (fd_ < 0) {
-    log::warn("cannot open the TPM client lock " + path_ + ": processes sharing this TPM are not coordinated");
-    enabled_ = false;
+// Chooses the directory and opens the file in it relative to the checked directory descriptor, so nothing can
+// be swapped between the check and the open. Failures throw: an unsafe lock file is never used, and running
+// uncoordinated would let another process of ours flush our objects under us.
+void ClientLock::open_file() {
+  if (fd_ >= 0 && pid_ == ::getpid()) return;
+  fd_ = -1;  // an inherited descriptor shares the parent's lock: the parent keeps it, the child opens its own
+  std::string dir, why;
+  Fd dfd;
+  std::string runtime = opt_.runtime_dir;
+  if (runtime.empty()) {
+    const char* env = std::getenv("XDG_RUNTIME_DIR");
+    runtime = env ? env : "";
   }
-  return fd_ >= 0;
+  if (!runtime.empty() && runtime[0] == '/') {
+    dfd.fd = open_private_dir(runtime, false, why);
+    if (dfd.fd >= 0) dir = runtime;
+    else log::info("XDG_RUNTIME_DIR " + runtime + " not used for the TPM client lock: " + why);
+  }
+  if (dfd.fd < 0) {
+    dir = opt_.tmp_dir + "/keyseal-" + std::to_string(::geteuid());
+    const bool made = ::mkdir(dir.c_str(), 0700) == 0;
+    if (!made && errno != EEXIST)
+      fail(CKR_DEVICE_ERROR, "cannot create the TPM client lock directory " + dir + ": " + std::strerror(errno));
+    dfd.fd = open_private_dir(dir, made, why);
+    if (dfd.fd < 0)
+      fail(CKR_DEVICE_ERROR, "the TPM client lock directory " + dir + " is refused: " + why +
+                                 " (another user may have made it; remove it, or set XDG_RUNTIME_DIR to a directory "
+                                 "of yours with mode 0700)");
+  }
+  path_ = dir + "/" + name_;
+  const int fd = ::openat(dfd.fd, name_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int err = errno;
+    fail(CKR_DEVICE_ERROR, "cannot open the TPM client lock " + path_ + ": " +
+                               (err == ELOOP ? std::string("it is a symlink") : std::strerror(err)));
+  }
+  struct stat st {};
+  const bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() && (st.st_mode & 077) == 0;
+  if (!ok) {
+    ::close(fd);
+    fail(CKR_DEVICE_ERROR, "the TPM client lock " + path_ + " is refused: not a regular file of ours with mode 0600");
+  }
+  fd_ = fd;
+  pid_ = ::getpid();
 }
 
 uint64_t ClientLock::acquire() {
-  if (!enabled_ || !open_file()) return 0;
-  while (::flock(fd_, LOCK_EX) != 0) {
-    if (errno != EINTR) return 0;
+  if (!enabled_) return 0;
+  open_file();
+  // flock has no timeout: try without blocking, then poll with a growing pause (at most 5 ms, so a waiter
+  // still gets in between a busy holder's exchanges) until max_wait has passed.
+  const auto deadline = std::chrono::steady_clock::now() + opt_.max_wait;
+  std::chrono::microseconds pause{200};
+  while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err != EWOULDBLOCK)
+      fail(CKR_DEVICE_ERROR, "cannot lock the TPM client lock " + path_ + ": " + std::strerror(err));
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline)
+      fail(CKR_DEVICE_ERROR,
+           "the TPM client lock " + path_ + " is held by another process (of this user, sharing the TPM) for more than " +
+               std::to_string(opt_.max_wait.count()) + " ms; a hung keyseal client?");
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+    pause = std::min(pause * 2, std::chrono::microseconds{5000});
   }
   held_ = true;
   uint64_t gen = 0;
