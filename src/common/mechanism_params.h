@@ -12,7 +12,7 @@ struct MechanismParams {
   // RSA PSS / OAEP
   CK_MECHANISM_TYPE hash = 0;       // CKM_SHA256 etc.; 0 when not given
   CK_MECHANISM_TYPE mgf_hash = 0;   // digest named by CKG_MGF1_*; 0 when not given
-  CK_ULONG salt_len = 0;            // PSS sLen
+  CK_ULONG salt_len = 0;            // PSS sLen: at most the mechanism's largest key in bytes (checked at the ABI)
   SecureBytes label;                // OAEP source data (CKZ_DATA_SPECIFIED)
   // Block ciphers
   SecureBytes iv;                   // CBC IV, GCM IV, CTR counter block (16 bytes)

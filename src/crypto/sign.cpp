@@ -131,10 +131,14 @@ class SignVerify final : public Operation {
               "PSS hashAlg missing or different from the mechanism's digest");
       pss_mgf_ = m.mgf_hash ? m.mgf_hash : pss_hash_;
       md_for(pss_mgf_);
-      pss_salt_ = m.salt_len;
-      size_t em_len = (key_.bits() - 1 + 7) / 8;
-      size_t h_len = static_cast<size_t>(EVP_MD_get_size(md_for(pss_hash_)));
-      require(em_len >= h_len + pss_salt_ + 2, CKR_MECHANISM_PARAM_INVALID, "PSS salt too long for the key");
+      // RFC 8017 section 9.1.1: emLen >= hLen + sLen + 2. Written so that nothing wraps: an sLen near 2^64
+      // would make hLen + sLen + 2 small and then reach OpenSSL as its special values -1, -2 or -3 ("digest
+      // length", "maximum", "auto-detect"), letting a verifier accept any salt length.
+      const size_t em_len = (key_.bits() - 1 + 7) / 8;
+      const size_t h_len = static_cast<size_t>(EVP_MD_get_size(md_for(pss_hash_)));
+      require(em_len >= h_len + 2 && m.salt_len <= em_len - h_len - 2, CKR_MECHANISM_PARAM_INVALID,
+              "PSS salt too long for the key and hash");
+      pss_salt_ = static_cast<int>(m.salt_len);  // at most emLen: fits an int, and is never negative
     }
     if (mech_.hash) {
       md_ctx_.reset(EVP_MD_CTX_new());
@@ -213,8 +217,7 @@ class SignVerify final : public Operation {
       ossl_check(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING), CKR_FUNCTION_FAILED, "PSS padding");
       ossl_check(EVP_PKEY_CTX_set_signature_md(ctx, md_for(pss_hash_)), CKR_MECHANISM_PARAM_INVALID, "PSS md");
       ossl_check(EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md_for(pss_mgf_)), CKR_MECHANISM_PARAM_INVALID, "PSS mgf");
-      ossl_check(EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, static_cast<int>(pss_salt_)), CKR_MECHANISM_PARAM_INVALID,
-                 "PSS salt");
+      ossl_check(EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, pss_salt_), CKR_MECHANISM_PARAM_INVALID, "PSS salt");
     } else {
       int pad = mech_.scheme == Scheme::rsa_x509 ? RSA_NO_PADDING : RSA_PKCS1_PADDING;
       ossl_check(EVP_PKEY_CTX_set_rsa_padding(ctx, pad), CKR_FUNCTION_FAILED, "RSA padding");
@@ -310,7 +313,7 @@ class SignVerify final : public Operation {
   SigMech mech_;
   bool verify_;
   CK_MECHANISM_TYPE pss_hash_ = 0, pss_mgf_ = 0;
-  CK_ULONG pss_salt_ = 0;
+  int pss_salt_ = 0;  // checked against the key: 0 <= sLen <= emLen - hLen - 2
   MdCtxPtr md_ctx_;
   SecureBytes buffer_;
 };

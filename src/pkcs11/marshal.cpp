@@ -99,6 +99,10 @@ MechanismParams read_mechanism(const CK_MECHANISM* m) {
       require(row->digest == 0 || row->digest == p.hash, CKR_MECHANISM_PARAM_INVALID,
               "PSS hash differs from the mechanism's hash");
       p.mgf_hash = mgf_hash(pss.mgf);
+      // No key of this mechanism has an encoded message longer than max_key/8 bytes, so no salt can be
+      // longer either; refusing here keeps a length near 2^64 from reaching any backend (each signer then
+      // checks sLen <= emLen - hLen - 2 for its key).
+      require(pss.s_len <= row->max_key / 8, CKR_MECHANISM_PARAM_INVALID, "PSS salt longer than any key allows");
       p.salt_len = pss.s_len;
       break;
     }
