@@ -95,12 +95,15 @@ class Session {
     bool multipart = false;  // Update was called
     bool single_only = false;
     bool needs_auth = false;  // CKA_ALWAYS_AUTHENTICATE key: a context-specific login must come first
+    bool single_started = false;  // C_Sign (etc.) was called, as a size query or too small: no Update now
     std::optional<SecureBytes> pending;  // kept after CKR_BUFFER_TOO_SMALL, for the same call only
     Phase pending_phase = Phase::single;
+    SecureBytes pending_input;  // SHA-256 of the input that made `pending`: a retry must repeat it
   };
-  std::optional<SecureBytes> take_pending(Active& a, Phase phase);
+  std::optional<SecureBytes> take_pending(Active& a, Phase phase, ByteView in);
   Active& active(OpKind k) { return ops_[static_cast<size_t>(k)]; }
-  OutResult deliver(Active& a, Phase phase, SecureBytes result, OutSpec out, bool end_on_success);
+  void refuse_after_single(Active& a);
+  OutResult deliver(Active& a, Phase phase, SecureBytes result, OutSpec out, bool end_on_success, ByteView in);
   void check_new_object_access(const AttributeMap& attrs);
   CK_OBJECT_HANDLE store_new(AttributeMap attrs);
 

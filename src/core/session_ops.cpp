@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace keyseal::core {
 namespace {
@@ -33,6 +34,18 @@ CK_ATTRIBUTE_TYPE usage_for(OpKind k) {
     default: return 0;
   }
 }
+
+// Inputs no process can hold: a length this large is a caller's wrapped arithmetic, and refusing it here keeps
+// every operation's size computation (input plus tag or padding) from wrapping to a tiny buffer size.
+constexpr size_t kMaxInput = std::numeric_limits<size_t>::max() / 4;
+
+void check_input_length(OpKind k, ByteView in) {
+  require(in.size() <= kMaxInput, k == OpKind::decrypt ? CKR_ENCRYPTED_DATA_LEN_RANGE : CKR_DATA_LEN_RANGE,
+          "input length out of range");
+}
+
+// What a pending result is tied to: its input's SHA-256 (no copy of the data, which may be a plaintext).
+SecureBytes input_fingerprint(ByteView in) { return crypto::digest(CKM_SHA256, in); }
 
 }  // namespace
 
@@ -135,11 +148,13 @@ void Session::require_active(OpKind kind) {
 
 void Session::abort(OpKind kind) { active(kind) = Active{}; }
 
-OutResult Session::deliver(Active& a, Phase phase, SecureBytes result, OutSpec out, bool end_on_success) {
+OutResult Session::deliver(Active& a, Phase phase, SecureBytes result, OutSpec out, bool end_on_success,
+                           ByteView in) {
   OutResult res;
   res.length = result.size();
   if (out.query || result.size() > out.capacity) {
     res.too_small = !out.query;
+    a.pending_input = input_fingerprint(in);
     a.pending = std::move(result);
     a.pending_phase = phase;
     return res;
@@ -154,56 +169,82 @@ OutResult Session::deliver(Active& a, Phase phase, SecureBytes result, OutSpec o
 // Output kept after CKR_BUFFER_TOO_SMALL goes to a repeat of the call that made it. A single-part result is the
 // operation's whole output, so a *Final call may collect it too (pkcs11-tool does); an Update's output is not,
 // and handing it to Final would silently drop the last block or the tag.
-std::optional<SecureBytes> Session::take_pending(Active& a, Phase phase) {
+// A repeat must pass the same input (section 5.2: the application calls the function again with a larger
+// buffer). Other input is an application bug that must never be answered with the first input's output (a
+// GCM decryption of a forged ciphertext would return the genuine plaintext). Computing afresh is not possible:
+// the first call consumed the operation's state (a finished digest, a GCM tag already checked). So the
+// operation ends with CKR_ARGUMENTS_BAD, the generic code for arguments unfit for the call, which names the
+// caller's mistake rather than the data (CKR_DATA_INVALID would say the new input is bad in itself).
+std::optional<SecureBytes> Session::take_pending(Active& a, Phase phase, ByteView in) {
   if (!a.pending) return std::nullopt;
   if (a.pending_phase != phase && !(a.pending_phase == Phase::single && phase == Phase::final)) {
     a = Active{};
     fail(CKR_OPERATION_ACTIVE, "the previous call's output was never collected");
+  }
+  if (phase != Phase::final && !equal_constant_time(view(a.pending_input), view(input_fingerprint(in)))) {
+    a = Active{};
+    fail(CKR_ARGUMENTS_BAD, "a repeated call after CKR_BUFFER_TOO_SMALL passed different input; operation ended");
   }
   std::optional<SecureBytes> p = std::move(a.pending);
   a.pending.reset();
   return p;
 }
 
+// PKCS#11 3.0 section 5.8 and its siblings: C_Encrypt (C_Sign, ...) "must be called after C_EncryptInit without
+// intervening C_EncryptUpdate calls", and cannot be continued by them either. Once a single-part call has been
+// made (a size query, or one that returned CKR_BUFFER_TOO_SMALL), an Update or a Final that would not collect
+// its result mixes the two: the spec names no code, so CKR_OPERATION_ACTIVE as for the reverse order, and the
+// operation ends, as after any error.
+void Session::refuse_after_single(Active& a) {
+  if (!a.single_started) return;
+  a = Active{};
+  fail(CKR_OPERATION_ACTIVE, "multi-part call after a single-part call of the same operation");
+}
+
 OutResult Session::single(OpKind kind, ByteView in, OutSpec out) {
   Active& a = active(kind);
   require(a.op != nullptr, CKR_OPERATION_NOT_INITIALIZED, "operation not initialised");
   require(!a.needs_auth, CKR_USER_NOT_LOGGED_IN, "this key needs C_Login(CKU_CONTEXT_SPECIFIC) first");
-  if (auto p = take_pending(a, Phase::single)) return deliver(a, Phase::single, std::move(*p), out, true);
+  if (auto p = take_pending(a, Phase::single, in)) return deliver(a, Phase::single, std::move(*p), out, true, in);
   if (a.multipart) {
     a = Active{};
     fail(CKR_OPERATION_ACTIVE, "single-part call after a multi-part update");
   }
-  if (out.query) {
-    OutResult r;
-    r.length = a.op->output_size(in.size());
-    return r;
-  }
+  a.single_started = true;
   SecureBytes result;
   try {
+    check_input_length(kind, in);
+    if (out.query) {
+      OutResult r;
+      r.length = a.op->output_size(in.size());
+      return r;
+    }
     result = a.op->run(in);
   } catch (...) {
     a = Active{};
     throw;
   }
-  return deliver(a, Phase::single, std::move(result), out, true);
+  return deliver(a, Phase::single, std::move(result), out, true, in);
 }
 
 OutResult Session::update(OpKind kind, ByteView in, OutSpec out) {
   Active& a = active(kind);
   require(a.op != nullptr, CKR_OPERATION_NOT_INITIALIZED, "operation not initialised");
   require(!a.needs_auth, CKR_USER_NOT_LOGGED_IN, "this key needs C_Login(CKU_CONTEXT_SPECIFIC) first");
+  refuse_after_single(a);
   try {
     require(!a.single_only, CKR_FUNCTION_NOT_SUPPORTED, "this mechanism is single-part only");
     a.multipart = true;
+    check_input_length(kind, in);
     if (kind == OpKind::encrypt || kind == OpKind::decrypt) {
-      if (auto p = take_pending(a, Phase::update)) return deliver(a, Phase::update, std::move(*p), out, false);
+      if (auto p = take_pending(a, Phase::update, in))
+        return deliver(a, Phase::update, std::move(*p), out, false, in);
       if (out.query) {
         OutResult r;
         r.length = a.op->transform_size(in.size());
         return r;
       }
-      return deliver(a, Phase::update, a.op->transform(in), out, false);
+      return deliver(a, Phase::update, a.op->transform(in), out, false, in);
     }
     a.op->absorb(in);
     return OutResult{};
@@ -217,7 +258,8 @@ OutResult Session::final(OpKind kind, OutSpec out) {
   Active& a = active(kind);
   require(a.op != nullptr, CKR_OPERATION_NOT_INITIALIZED, "operation not initialised");
   require(!a.needs_auth, CKR_USER_NOT_LOGGED_IN, "this key needs C_Login(CKU_CONTEXT_SPECIFIC) first");
-  if (auto p = take_pending(a, Phase::final)) return deliver(a, Phase::final, std::move(*p), out, true);
+  if (auto p = take_pending(a, Phase::final, {})) return deliver(a, Phase::final, std::move(*p), out, true, {});
+  refuse_after_single(a);
   try {
     require(!a.single_only, CKR_FUNCTION_NOT_SUPPORTED, "this mechanism is single-part only");
     if (out.query) {
@@ -225,7 +267,7 @@ OutResult Session::final(OpKind kind, OutSpec out) {
       r.length = a.op->finish_size();
       return r;
     }
-    return deliver(a, Phase::final, a.op->finish(), out, true);
+    return deliver(a, Phase::final, a.op->finish(), out, true, {});
   } catch (...) {
     a = Active{};
     throw;
@@ -255,6 +297,7 @@ void Session::verify_final(ByteView signature) {
 void Session::digest_key(CK_OBJECT_HANDLE h) {
   Active& a = active(OpKind::digest);
   require(a.op != nullptr, CKR_OPERATION_NOT_INITIALIZED, "digest not initialised");
+  refuse_after_single(a);
   try {
     ObjectPtr key = key_object(h);
     const SecureBytes* v = get_bytes(key->attrs, CKA_VALUE);
