@@ -123,7 +123,10 @@ class AesCipher final : public Operation {
   AesCipher(const AesCipher&) = delete;
   AesCipher& operator=(const AesCipher&) = delete;
 
+  // The size queries refuse what run() and transform() would refuse, before adding a tag or a padding block to
+  // a length that could then wrap (a query for 2^64-1 bytes must not answer 15).
   size_t output_size(size_t in_len) const override {
+    check_part(in_len);
     switch (type_) {
       case CKM_AES_CBC_PAD: return encrypt_ ? (in_len / 16 + 1) * 16 : in_len;
       case CKM_AES_GCM: return encrypt_ ? in_len + tag_len_ : (in_len > tag_len_ ? in_len - tag_len_ : 0);
@@ -131,6 +134,7 @@ class AesCipher final : public Operation {
     }
   }
   size_t transform_size(size_t in_len) const override {
+    check_part(in_len);
     if (type_ == CKM_AES_CTR || (type_ == CKM_AES_GCM && encrypt_)) return in_len;
     if (type_ == CKM_AES_GCM) return 0;
     return (held() + in_len) / 16 * 16;
@@ -152,8 +156,10 @@ class AesCipher final : public Operation {
   }
 
   SecureBytes transform(ByteView in) override {
-    require(in.size() < INT_MAX - 32, len_rv(), "AES input too long");
+    check_part(in.size());
     if (type_ == CKM_AES_GCM && !encrypt_) {  // keep everything until the tag is known to be good
+      // gcm_open hands the whole buffer to OpenSSL in one int-sized call.
+      require(in.size() < kMaxPart - buffer_.size(), len_rv(), "GCM ciphertext too long");
       buffer_.insert(buffer_.end(), in.begin(), in.end());
       return {};
     }
@@ -185,6 +191,9 @@ class AesCipher final : public Operation {
 
  private:
   CK_RV len_rv() const { return encrypt_ ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE; }
+  // OpenSSL's EVP_CipherUpdate takes an int length; with room for a block and a tag.
+  static constexpr size_t kMaxPart = INT_MAX - 32;
+  void check_part(size_t in_len) const { require(in_len < kMaxPart, len_rv(), "AES input too long"); }
 
   // Bytes OpenSSL holds back between updates (CBC_PAD decryption keeps a whole final block).
   size_t held() const {
@@ -225,7 +234,7 @@ class AesCipher final : public Operation {
 
   // Single-part GCM encryption straight into one buffer of the final size: ciphertext then tag.
   SecureBytes gcm_seal_once(ByteView in) {
-    require(in.size() < INT_MAX - 32, len_rv(), "AES input too long");
+    check_part(in.size());
     SecureBytes out(in.size() + tag_len_);
     int len = 0;
     if (!in.empty())
