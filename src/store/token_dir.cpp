@@ -1,13 +1,19 @@
 // Naming and listing of token files in the store directory (see token_dir.h).
 #include "store/token_dir.h"
 
+#include "common/log.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace keyseal::store {
 namespace {
@@ -27,7 +33,33 @@ std::optional<CK_SLOT_ID> parse_token_name(std::string_view name) {
   return slot;
 }
 
+// Once per process for each distinct problem: C_GetSlotList rescans the directory on every call.
+void warn_if_open(const std::filesystem::path& store_dir) {
+  const std::string problem = store_dir_problem(store_dir);
+  if (problem.empty()) return;
+  static std::mutex mu;
+  static auto* reported = new std::set<std::string>;  // never freed: no static destructor
+  std::lock_guard<std::mutex> g(mu);
+  if (reported->insert(problem).second) log::warn(problem);
+}
+
 }  // namespace
+
+// The directory is the user's: it is reported, never chmod-ed behind their back (a group-shared store may be
+// deliberate). Token records are authenticated, so what others can do through it is delete or corrupt tokens.
+std::string store_dir_problem(const std::filesystem::path& store_dir) {
+  struct stat st {};
+  if (::stat(store_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return {};
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    return "token store " + store_dir.string() + " has mode " + mode +
+           ": other users can delete or replace its token files (chmod 700 it)";
+  if (st.st_uid != ::geteuid())
+    return "token store " + store_dir.string() + " belongs to uid " + std::to_string(st.st_uid) + ", not to uid " +
+           std::to_string(::geteuid());
+  return {};
+}
 
 std::vector<TokenFile> list_token_files(const std::filesystem::path& store_dir) {
   std::vector<TokenFile> out;
@@ -35,6 +67,7 @@ std::vector<TokenFile> list_token_files(const std::filesystem::path& store_dir) 
   std::filesystem::directory_iterator it(store_dir, ec);
   if (ec == std::errc::no_such_file_or_directory) return out;
   if (ec) fail(CKR_DEVICE_ERROR, "cannot list token store " + store_dir.string() + ": " + ec.message());
+  warn_if_open(store_dir);
   for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
     if (ec) fail(CKR_DEVICE_ERROR, "cannot list token store " + store_dir.string() + ": " + ec.message());
     auto slot = parse_token_name(it->path().filename().native());
@@ -53,16 +86,19 @@ std::filesystem::path token_file_path(const std::filesystem::path& store_dir, CK
 void ensure_store_dir(const std::filesystem::path& store_dir) {
   require(!store_dir.empty(), CKR_DEVICE_ERROR, "empty token store path");
   std::filesystem::path p;
+  bool made_last = false;
   for (const auto& part : store_dir.lexically_normal()) {
     p /= part;
     if (part.empty()) continue;  // trailing separator
-    if (::mkdir(p.c_str(), 0700) == 0) continue;
+    made_last = ::mkdir(p.c_str(), 0700) == 0;
+    if (made_last) continue;
     int err = errno;
     struct stat st {};
     if (err == EEXIST && ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
     fail(CKR_DEVICE_ERROR, "cannot create token store " + p.string() + ": " +
                                (err == EEXIST ? std::string("not a directory") : std::strerror(err)));
   }
+  if (!made_last) warn_if_open(store_dir);
 }
 
 }  // namespace keyseal::store

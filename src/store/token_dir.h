@@ -6,6 +6,7 @@
 #include <keyseal/pkcs11.h>
 
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace keyseal::store {
@@ -23,7 +24,13 @@ std::vector<TokenFile> list_token_files(const std::filesystem::path& store_dir);
 std::filesystem::path token_file_path(const std::filesystem::path& store_dir, CK_SLOT_ID slot);
 
 // mkdir -p; every directory it creates gets mode 0700 (less if the umask says so). Existing directories are
-// left as they are. Throws Error(CKR_DEVICE_ERROR) if a component is not a directory or cannot be created.
+// left as they are (an existing store directory open to others is logged, see store_dir_problem). Throws
+// Error(CKR_DEVICE_ERROR) if a component is not a directory or cannot be created.
 void ensure_store_dir(const std::filesystem::path& store_dir);
+
+// Why an existing store directory is open to other users (group- or world-writable, or not ours), naming the
+// directory and its mode; "" when it is not, or does not exist. list_token_files and ensure_store_dir log it as
+// a warning and change nothing.
+std::string store_dir_problem(const std::filesystem::path& store_dir);
 
 }  // namespace keyseal::store
