@@ -55,7 +55,7 @@ KS_EXPORT CK_RV C_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pOpe
 KS_EXPORT CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen) {
   return guarded(__func__, [&] {
     core::Module& m = module();
-    require(pPin != nullptr || ulPinLen == 0, CKR_ARGUMENTS_BAD, "NULL PIN");
+    require(pPin != nullptr, CKR_ARGUMENTS_BAD, "NULL PIN (no protected authentication path)");
     const SecureBytes pin = to_bytes(input(pPin, ulPinLen));
     m.login(hSession, userType, view(pin));
   });
@@ -65,7 +65,7 @@ KS_EXPORT CK_RV C_LoginUser(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, C
                             CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pUsername, CK_ULONG ulUsernameLen) {
   return guarded(__func__, [&] {
     core::Module& m = module();
-    require(pPin != nullptr || ulPinLen == 0, CKR_ARGUMENTS_BAD, "NULL PIN");
+    require(pPin != nullptr, CKR_ARGUMENTS_BAD, "NULL PIN (no protected authentication path)");
     // Tokens have one user; a user name is accepted only if empty (section 5.6.9 lets tokens ignore it).
     require(ulUsernameLen == 0 || pUsername != nullptr, CKR_ARGUMENTS_BAD, "NULL user name");
     const SecureBytes pin = to_bytes(input(pPin, ulPinLen));

@@ -76,7 +76,7 @@ KS_EXPORT CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ul
   return guarded(__func__, [&] {
     core::Module& m = module();
     require(pLabel != nullptr, CKR_ARGUMENTS_BAD, "NULL label");
-    require(pPin != nullptr || ulPinLen == 0, CKR_ARGUMENTS_BAD, "NULL PIN");
+    require(pPin != nullptr, CKR_ARGUMENTS_BAD, "NULL PIN (no protected authentication path)");
     const SecureBytes pin = to_bytes(input(pPin, ulPinLen));
     m.init_token(slotID, view(pin), ByteView(pLabel, 32));
   });
@@ -84,7 +84,7 @@ KS_EXPORT CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ul
 
 KS_EXPORT CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen) {
   return with_session(__func__, hSession, [&](core::Session& s) {
-    require(pPin != nullptr || ulPinLen == 0, CKR_ARGUMENTS_BAD, "NULL PIN");
+    require(pPin != nullptr, CKR_ARGUMENTS_BAD, "NULL PIN (no protected authentication path)");
     require(s.so(), CKR_USER_NOT_LOGGED_IN, "C_InitPIN needs the SO logged in");
     require(s.rw(), CKR_SESSION_READ_ONLY, "C_InitPIN needs a read/write session");
     const SecureBytes pin = to_bytes(input(pPin, ulPinLen));
@@ -95,7 +95,7 @@ KS_EXPORT CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_U
 KS_EXPORT CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulOldLen, CK_UTF8CHAR_PTR pNewPin,
                          CK_ULONG ulNewLen) {
   return with_session(__func__, hSession, [&](core::Session& s) {
-    require((pOldPin || !ulOldLen) && (pNewPin || !ulNewLen), CKR_ARGUMENTS_BAD, "NULL PIN");
+    require(pOldPin != nullptr && pNewPin != nullptr, CKR_ARGUMENTS_BAD, "NULL PIN (no protected authentication path)");
     require(s.rw(), CKR_SESSION_READ_ONLY, "C_SetPIN needs a read/write session");
     const SecureBytes old_pin = to_bytes(input(pOldPin, ulOldLen)), new_pin = to_bytes(input(pNewPin, ulNewLen));
     s.token().set_pin(view(old_pin), view(new_pin));
