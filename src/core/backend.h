@@ -8,7 +8,9 @@
 
 #include <keyseal/pkcs11.h>
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 namespace keyseal::store {
@@ -30,8 +32,22 @@ class Backend {
   }
 
   // PINs (section 5.6). The token's master key is created at C_InitToken and kept wrapped under each PIN.
-  // unlock() returns it or throws CKR_PIN_INCORRECT; the retry counter is core's.
-  virtual SecureBytes create_master_key(store::TokenDb& db, ByteView so_pin) = 0;
+  // unlock() returns it or throws CKR_PIN_INCORRECT. `pin_limit` is the token's retry limit, fixed at
+  // C_InitToken (core keeps it in the token, authenticated); a backend that counts in hardware uses it there.
+  virtual SecureBytes create_master_key(store::TokenDb& db, ByteView so_pin, uint32_t pin_limit) = 0;
+  // Who counts wrong PINs. nullopt (the default): core counts them in the store, before unlock() is called,
+  // and resets the count after a right PIN. A backend whose hardware counts them for this token alone (a TPM
+  // PIN-fail NV index) returns that count and limit instead; core then neither counts nor resets, takes the
+  // token-info flags from this answer, and unlock() throws CKR_PIN_INCORRECT or CKR_PIN_LOCKED as the
+  // hardware decides. set_pin(CKU_USER) by the SO (C_InitPIN) resets the user's count.
+  struct PinCounter {
+    uint32_t failures = 0;
+    uint32_t limit = 0;
+  };
+  virtual std::optional<PinCounter> pin_counter(store::TokenDb& db, CK_USER_TYPE who) {
+    (void)db, (void)who;
+    return std::nullopt;
+  }
   virtual SecureBytes unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView pin) = 0;
   virtual void set_pin(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) = 0;
   virtual bool has_pin(store::TokenDb& db, CK_USER_TYPE who) = 0;

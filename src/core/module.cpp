@@ -219,12 +219,7 @@ void Module::close_session(CK_SESSION_HANDLE h) {
   std::unique_lock g(sessions_mu_);
   for (const auto& [oh, o] : sessions_)
     if (o->slot() == s->slot()) return;
-  if (s->token().login_state() != LoginState::none) {
-    try {
-      s->token().logout();
-    } catch (const Error&) {
-    }
-  }
+  s->token().all_sessions_closed();  // also ends a C_Login still checking its PIN
 }
 
 void Module::close_all_sessions(CK_SLOT_ID id) {

@@ -88,16 +88,12 @@ std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE> Session::generate_key_pair(const M
     if (const SecureBytes* v = get_bytes(pub, t); v && (!priv.count(t) || priv[t].empty())) priv[t] = *v;
   finish_new_object(pub, Origin::generate, m.type, new_object_uid());
   finish_new_object(priv, Origin::generate, m.type, new_object_uid());
-  const CK_OBJECT_HANDLE hpub = store_new(std::move(pub));
-  try {
-    return {hpub, store_new(std::move(priv))};
-  } catch (...) {
-    try {
-      token_->destroy_object(*object(hpub));
-    } catch (...) {
-    }
-    throw;
-  }
+  require(!closed_, CKR_SESSION_CLOSED, "the session was closed");
+  std::vector<AttributeMap> pair;
+  pair.push_back(std::move(pub));
+  pair.push_back(std::move(priv));
+  auto objs = token_->add_objects(std::move(pair), handle_);  // one transaction: never half a pair
+  return {objs[0]->handle, objs[1]->handle};
 }
 
 SecureBytes Session::wrap_key(const MechanismParams& m, CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key_h) {

@@ -4,18 +4,33 @@
 #include "common/log.h"
 #include "core/padded.h"
 #include "store/token_db.h"
+#include "store/token_schema.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace keyseal::core {
 namespace {
 
 constexpr CK_ULONG kMinPin = 4, kMaxPin = 255;
+// A token made before the retry limit was kept in the token uses the caller's setting, but never more than
+// the default: a process's environment cannot lift a token's limit.
+constexpr uint32_t kDefaultPinLimit = 10;
+constexpr uint32_t kMaxPinLimit = 1000000;
+
+uint32_t configured_limit(const Config& c) { return std::clamp<uint32_t>(c.max_pin_attempts, 1, kMaxPinLimit); }
 constexpr std::string_view kFormat = "keyseal-token-1";
 
 std::string meta_string(store::TokenDb& db, std::string_view key) {
   auto v = db.get_meta(key);
   return v ? std::string(v->begin(), v->end()) : std::string();
+}
+
+// What survives re-initialisation: the store's schema and the token's identity (kept so other processes'
+// open handles on the file still name this token).
+bool is_identity_key(std::string_view key) {
+  return key == store::kSchemaVersionKey || key == "format" || key == "backend" || key == "uid" ||
+         key == "label";
 }
 
 const char* role(CK_USER_TYPE who) { return who == CKU_SO ? "so" : "user"; }
@@ -68,7 +83,11 @@ std::shared_ptr<Token> Token::create(CK_SLOT_ID slot, const std::filesystem::pat
       t->db_->set_meta("backend", view(t->backend_->kind()));
       t->db_->set_meta("uid", view(t->uid_));
       t->db_->set_meta("label", view(trim_padded(label32)));
-      SecureBytes mk = t->backend_->create_master_key(*t->db_, so_pin);
+      const uint32_t limit = configured_limit(config);
+      SecureBytes mk = t->backend_->create_master_key(*t->db_, so_pin, limit);
+      RecordKeys keys = derive_record_keys(view(mk), t->uid_, true);
+      t->write_settings(keys, limit);
+      keys.wipe();
     });
   } catch (...) {
     std::error_code ec;
@@ -93,6 +112,28 @@ void Token::set_failures(CK_USER_TYPE who, uint32_t n) {
   db_->set_meta(who == CKU_SO ? store::kPinFailuresSo : store::kPinFailuresUser, view(std::to_string(n)));
 }
 
+uint32_t Token::pin_limit() {
+  auto v = db_->get_meta(kPinLimitKey);
+  if (!v) return std::min(configured_limit(config_), kDefaultPinLimit);  // token from before the limit was kept
+  const std::string text(v->begin(), v->end());
+  char* end = nullptr;
+  const unsigned long n = std::strtoul(text.c_str(), &end, 10);
+  // Unparseable is not a reason to allow more: the smallest sane limit until the next login repairs it.
+  if (text.empty() || *end != '\0' || n < 1 || n > kMaxPinLimit) return 1;
+  return static_cast<uint32_t>(n);
+}
+
+bool Token::records_authenticated() {
+  auto v = db_->get_meta(kRecordFormatKey);
+  return v && equal_bytes(view(*v), view(kRecordFormatAuthenticated));
+}
+
+void Token::write_settings(const RecordKeys& keys, uint32_t limit) {
+  db_->set_meta(kRecordFormatKey, view(kRecordFormatAuthenticated));
+  db_->set_meta(kPinLimitKey, view(std::to_string(limit)));
+  db_->set_meta(kSettingsTagKey, view(settings_tag(keys, uid_, limit)));
+}
+
 void Token::fill_info(CK_TOKEN_INFO& info, CK_ULONG sessions, CK_ULONG rw_sessions) {
   std::memset(&info, 0, sizeof info);
   put_padded(info.label, label());
@@ -100,10 +141,20 @@ void Token::fill_info(CK_TOKEN_INFO& info, CK_ULONG sessions, CK_ULONG rw_sessio
   put_padded(info.model, std::string(backend_->kind()) + " token");
   put_padded(info.serialNumber, uid_.substr(0, 16));
   CK_FLAGS f = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_TOKEN_INITIALIZED;
-  const uint32_t max = config_.max_pin_attempts;
   if (backend_->has_pin(*db_, CKU_USER)) f |= CKF_USER_PIN_INITIALIZED;
   for (CK_USER_TYPE who : {CKU_USER, CKU_SO}) {
-    const uint32_t n = failures(who);
+    // The same counter C_Login consults: the backend's (a TPM PIN-fail index) where it keeps one.
+    uint32_t n = 0, max = 0;
+    try {
+      if (auto hw = backend_->pin_counter(*db_, who)) {
+        n = hw->failures, max = hw->limit;
+      } else {
+        n = failures(who), max = pin_limit();
+      }
+    } catch (const Error& e) {
+      log::debug("token in slot " + std::to_string(slot_) + ": PIN counter unreadable: " + e.detail);
+      continue;
+    }
     const bool so = who == CKU_SO;
     if (n > 0 && n < max) f |= so ? CKF_SO_PIN_COUNT_LOW : CKF_USER_PIN_COUNT_LOW;
     if (n + 1 == max) f |= so ? CKF_SO_PIN_FINAL_TRY : CKF_USER_PIN_FINAL_TRY;
@@ -130,13 +181,22 @@ SecureBytes Token::verify_pin(CK_USER_TYPE who, ByteView pin) {
   const CK_USER_TYPE acct = who == CKU_SO ? CKU_SO : CKU_USER;
   if (acct == CKU_USER && !backend_->has_pin(*db_, CKU_USER))
     fail(CKR_USER_PIN_NOT_INITIALIZED, "the user PIN is not initialised");
-  const uint32_t max = config_.max_pin_attempts;
+  // A backend that counts wrong PINs in hardware (the TPM, for this token alone) decides by itself.
+  if (auto hw = backend_->pin_counter(*db_, acct)) {
+    if (hw->failures >= hw->limit) fail(CKR_PIN_LOCKED, std::string(role(acct)) + " PIN is locked");
+    SecureBytes mk = backend_->unlock(*db_, acct, pin);
+    try {
+      backend_->after_unlock(*db_, acct, view(mk), pin);
+    } catch (const Error& e) {
+      log::warn("token in slot " + std::to_string(slot_) + ": record upgrade after login failed: " + e.detail);
+    }
+    return mk;
+  }
   // The attempt is counted before the PIN is tried, in one store transaction, so parallel guesses (threads or
-  // processes) cannot get past the limit; a right PIN sets the count back.
-  uint32_t before = 0;
+  // processes) cannot get past the limit; a right PIN sets the count back. The limit is the token's own.
   db_->transaction([&] {
-    before = failures(acct);
-    if (before >= max) fail(CKR_PIN_LOCKED, std::string(role(acct)) + " PIN is locked");
+    const uint32_t before = failures(acct);
+    if (before >= pin_limit()) fail(CKR_PIN_LOCKED, std::string(role(acct)) + " PIN is locked");
     set_failures(acct, before + 1);
   });
   try {
@@ -152,7 +212,12 @@ SecureBytes Token::verify_pin(CK_USER_TYPE who, ByteView pin) {
     if (e.rv == CKR_PIN_INCORRECT) {
       log::warn(std::string("wrong ") + role(acct) + " PIN for token in slot " + std::to_string(slot_));
     } else {
-      db_->transaction([&] { set_failures(acct, before); });  // not a guess: give the attempt back
+      // Not a guess (out of memory, the TPM did not answer): give this attempt back. Decrement what is there
+      // now, in one transaction: writing back the count read before would erase other processes' failures.
+      db_->transaction([&] {
+        const uint32_t now = failures(acct);
+        if (now > 0) set_failures(acct, now - 1);
+      });
     }
     throw;
   }
@@ -170,17 +235,123 @@ void Token::login(CK_USER_TYPE who, ByteView pin) {
     if (state_ == want) fail(CKR_USER_ALREADY_LOGGED_IN, "already logged in");
     if (state_ != LoginState::none) fail(CKR_USER_ANOTHER_ALREADY_LOGGED_IN, "another user is logged in");
   };
+  uint64_t epoch = 0;
   {
     std::shared_lock g(mu_);
     check_state();
+    epoch = login_epoch_;
   }
   // Argon2id runs with no token lock held, so signers on other sessions are not stalled by a login.
   SecureBytes mk = verify_pin(who, pin);
+  RecordKeys keys = open_records(view(mk));
   std::unique_lock g(mu_);
   check_state();  // another thread may have logged in meanwhile
+  if (epoch != login_epoch_) {
+    // The application closed its last session (or logged out) while the PIN was checked: that ends the
+    // login too, or the token would stay logged in with no session to log it out.
+    keys.wipe();
+    fail(CKR_SESSION_CLOSED, "the session was closed during C_Login");
+  }
   master_key_ = std::move(mk);
+  keys_ = std::move(keys);
   state_ = want;
-  loaded_.clear();  // reload token objects with their secret components
+  loaded_.clear();  // reload token objects with their secret components, verifying each record
+}
+
+RecordKeys Token::open_records(ByteView master_key) {
+  RecordKeys keys = derive_record_keys(master_key, uid_, true);
+  db_->transaction([&] {
+    if (!records_authenticated()) {
+      RecordKeys legacy = derive_record_keys(master_key, uid_, false);
+      upgrade_records(legacy, keys);
+      legacy.wipe();
+      return;
+    }
+    const uint32_t limit = pin_limit();
+    auto tag = db_->get_meta(kSettingsTagKey);
+    if (!tag || !equal_constant_time(view(*tag), view(settings_tag(keys, uid_, limit)))) {
+      // Changed outside keyseal. The limit already served this login; what it was is unknown, so it becomes
+      // at most the default, and says so.
+      const uint32_t repaired = std::min(limit, kDefaultPinLimit);
+      log::error("token in slot " + std::to_string(slot_) + ": its settings were changed outside keyseal; PIN " +
+                 "retry limit set to " + std::to_string(repaired));
+      write_settings(keys, repaired);
+    }
+  });
+  return keys;
+}
+
+void Token::upgrade_records(const RecordKeys& legacy, const RecordKeys& keys) {
+  // A token from before record authentication: every record is sealed under the master key itself and
+  // untagged. Re-seal and tag them all, in the caller's transaction. A record that carries a tag, or whose
+  // sealed values open only under the new sealing key, shows that the token was upgraded already and that
+  // someone removed its format marker to have altered records re-tagged: then nothing is re-tagged.
+  struct Pending {
+    store::ObjectRow row;
+    DecodedRecord rec;
+  };
+  std::vector<Pending> pending;
+  bool downgraded = false;
+  store::ObjectQuery all;
+  all.include_private = true;
+  for (auto& row : db_->find_objects(all)) {
+    try {
+      DecodedRecord rec = decode_record(legacy, uid_, row);
+      if (rec.tagged) downgraded = true;
+      pending.push_back({std::move(row), std::move(rec)});
+    } catch (const Error& e) {
+      try {
+        (void)decode_record(RecordKeys{keys.seal, {}}, uid_, row);
+        downgraded = true;
+      } catch (const Error&) {
+        log::error("token in slot " + std::to_string(slot_) + ": not upgrading unreadable object: " + e.detail);
+      }
+    }
+  }
+  if (downgraded) {
+    log::error("token in slot " + std::to_string(slot_) + ": the records' format marker was removed outside " +
+               "keyseal; it is restored and records without a valid tag stay refused");
+    write_settings(keys, std::min(pin_limit(), kDefaultPinLimit));
+    return;
+  }
+  for (auto& p : pending) {
+    p.row.attrs = encode_record(keys, uid_, p.row.uid, p.rec.attrs);
+    db_->update_object(p.row);
+    for (auto& [type, value] : p.rec.attrs) secure_wipe(value.data(), value.size());
+  }
+  write_settings(keys, pin_limit());
+  log::info("token in slot " + std::to_string(slot_) + ": " + std::to_string(pending.size()) +
+            " object record(s) upgraded to authenticated records");
+}
+
+void Token::refresh_keys_locked() {
+  if (!keys_.authenticated()) {
+    if (!records_authenticated()) return;
+    keys_.wipe();
+    keys_ = derive_record_keys(view(master_key_), uid_, true);  // another process upgraded the records
+  }
+  const uint32_t limit = pin_limit();
+  auto tag = db_->get_meta(kSettingsTagKey);
+  if (tag && equal_constant_time(view(*tag), view(settings_tag(keys_, uid_, limit)))) return;
+  // Re-initialised by another process (a new master key), or the settings were tampered with: this login
+  // can no longer vouch for the records.
+  log::warn("token in slot " + std::to_string(slot_) + ": the token's master key changed; logged out");
+  clear_login_locked();
+}
+
+void Token::clear_login_locked() {
+  state_ = LoginState::none;
+  secure_wipe(master_key_.data(), master_key_.size());
+  master_key_.clear();
+  keys_.wipe();
+  loaded_.clear();
+  ++login_epoch_;
+  forget_private_locked();
+}
+
+void Token::all_sessions_closed() {
+  std::unique_lock g(mu_);
+  clear_login_locked();
 }
 
 void Token::check_pin(CK_USER_TYPE who, ByteView pin) { verify_pin(who, pin); }
@@ -188,13 +359,9 @@ void Token::check_pin(CK_USER_TYPE who, ByteView pin) { verify_pin(who, pin); }
 void Token::logout() {
   std::unique_lock g(mu_);
   require(state_ != LoginState::none, CKR_USER_NOT_LOGGED_IN, "not logged in");
-  state_ = LoginState::none;
-  secure_wipe(master_key_.data(), master_key_.size());
-  master_key_.clear();
-  loaded_.clear();  // drop decrypted secret components
-  // Section 5.6.10: handles to private objects become invalid (also after a new login), and private session
-  // objects are destroyed.
-  forget_private_locked();
+  // Drops decrypted secret components; section 5.6.10: handles to private objects become invalid (also after
+  // a new login), and private session objects are destroyed.
+  clear_login_locked();
 }
 
 void Token::init_pin(ByteView pin) {
@@ -208,6 +375,7 @@ void Token::init_pin(ByteView pin) {
   // Sealing runs Argon2id: no token lock and no store transaction are held meanwhile.
   backend_->set_pin(*db_, CKU_USER, view(mk), pin);
   db_->transaction([&] { set_failures(CKU_USER, 0); });
+  secure_wipe(mk.data(), mk.size());
 }
 
 void Token::set_pin(ByteView old_pin, ByteView new_pin) {
@@ -219,21 +387,36 @@ void Token::set_pin(ByteView old_pin, ByteView new_pin) {
 }
 
 void Token::reinitialize(ByteView so_pin, ByteView label32) {
-  verify_pin(CKU_SO, so_pin);
+  {
+    SecureBytes old = verify_pin(CKU_SO, so_pin);
+    secure_wipe(old.data(), old.size());
+  }
   std::unique_lock g(mu_);
+  // A new token in the old file: a new master key (so no PIN record of the old owner's, put back, opens
+  // anything of the new owner's), every object destroyed, the limit of the configuration of today, all in
+  // one transaction.
   db_->transaction([&] {
     db_->delete_all_objects();
+    // Whatever the backend kept for the old master key goes (its PIN records first, so a backend can free
+    // what stands behind them, e.g. TPM NV indexes), then every record but the token's identity.
     backend_->remove_pin(*db_, CKU_USER);
+    backend_->remove_pin(*db_, CKU_SO);
+    for (const std::string& key : db_->meta_keys())
+      if (!is_identity_key(key)) db_->delete_meta(key);
     set_failures(CKU_USER, 0);
+    set_failures(CKU_SO, 0);
     db_->set_meta("label", view(trim_padded(label32)));
+    const uint32_t limit = configured_limit(config_);
+    SecureBytes mk = backend_->create_master_key(*db_, so_pin, limit);
+    RecordKeys keys = derive_record_keys(view(mk), uid_, true);
+    write_settings(keys, limit);
+    keys.wipe();
+    secure_wipe(mk.data(), mk.size());
   });
   token_handles_.clear();
   row_handles_.clear();
-  loaded_.clear();
   session_objects_.clear();
-  state_ = LoginState::none;
-  secure_wipe(master_key_.data(), master_key_.size());
-  master_key_.clear();
+  clear_login_locked();
   log::info("re-initialised token in slot " + std::to_string(slot_));
 }
 

@@ -8,6 +8,7 @@
 #include "core/backend.h"
 #include "core/config.h"
 #include "core/object.h"
+#include "core/record_auth.h"
 
 #include <keyseal/pkcs11.h>
 
@@ -61,12 +62,18 @@ class Token {
   // Objects. `user` says whether private objects are visible.
   ObjectPtr object(CK_OBJECT_HANDLE h, bool user);
   ObjectPtr add_object(AttributeMap attrs, CK_SESSION_HANDLE owner);  // CKA_TOKEN picks where it goes
+  // Several objects at once (a key pair): the token objects among them are stored in one transaction, so
+  // a crash never leaves one without the other.
+  std::vector<ObjectPtr> add_objects(std::vector<AttributeMap> attrs, CK_SESSION_HANDLE owner);
   // C_SetAttributeValue: nullptr when `old` is no longer the current object (changed by another thread).
   ObjectPtr replace_object(const Object& old, AttributeMap attrs);
   void destroy_object(const Object& obj);
   std::vector<CK_OBJECT_HANDLE> find(const AttributeMap& tmpl, bool user);
   void drop_session_objects(CK_SESSION_HANDLE owner);  // session closed
   void drop_all_session_objects();
+  // The application's last session with this token closed: log out, and make a login still running
+  // (Argon2id, the TPM) end without logging in.
+  void all_sessions_closed();
 
  private:
   Token(CK_SLOT_ID slot, std::unique_ptr<store::TokenDb> db, std::shared_ptr<Backend> backend,
@@ -80,7 +87,18 @@ class Token {
   void forget_private_locked();  // C_Logout: private handles die, private session objects are destroyed
   uint32_t failures(CK_USER_TYPE who);
   void set_failures(CK_USER_TYPE who, uint32_t n);
+  uint32_t pin_limit();  // the token's own limit (meta), never the caller's configuration
   SecureBytes verify_pin(CK_USER_TYPE who, ByteView pin);  // with the retry counter
+  // After a right PIN: the record keys, with the settings checked and, for a token from before record
+  // authentication, every record upgraded in one transaction. Throws CKR_DEVICE_ERROR only for a broken store.
+  RecordKeys open_records(ByteView master_key);
+  void upgrade_records(const RecordKeys& legacy, const RecordKeys& keys);
+  void write_settings(const RecordKeys& keys, uint32_t limit);
+  bool records_authenticated();
+  // Logged in and another connection committed: re-derive the record keys (another process upgraded the
+  // records) and log out if the master key no longer opens the token's settings (it was re-initialised).
+  void refresh_keys_locked();
+  void clear_login_locked();
 
   const CK_SLOT_ID slot_;
   std::unique_ptr<store::TokenDb> db_;
@@ -91,6 +109,8 @@ class Token {
   mutable std::shared_mutex mu_;
   LoginState state_ = LoginState::none;
   SecureBytes master_key_;  // present while someone is logged in
+  RecordKeys keys_;         // derived from it: sealing and tagging keys of the records
+  uint64_t login_epoch_ = 0;  // bumped by every logout, so a login that raced one does not stand
   uint64_t seen_version_ = 0;
   // When the store's data version was last compared (steady clock, ns). A loaded key used again within
   // kRecheckNs skips the comparison: another process's change shows in key lookups within that time, and in
@@ -99,6 +119,7 @@ class Token {
   struct RowRef {
     int64_t row;
     bool is_private;
+    std::string uid;  // the object's unique id once decoded: a handle never comes to name another record
   };
   std::map<CK_OBJECT_HANDLE, RowRef> token_handles_;       // handle -> store row
   std::map<CK_OBJECT_HANDLE, ObjectPtr> profiles_;         // CKO_PROFILE objects: built in, read-only

@@ -3,6 +3,7 @@
 // indexes. Another process's commits are noticed through the store's data version.
 #include "common/log.h"
 #include "core/attribute_policy.h"
+#include "core/record_auth.h"
 #include "core/token.h"
 #include "crypto/aead.h"
 #include "crypto/random.h"
@@ -10,16 +11,10 @@
 #include "store/token_db.h"
 
 #include <chrono>
+#include <cstring>
 
 namespace keyseal::core {
 namespace {
-
-// Associated data binding a sealed value to its object and attribute.
-SecureBytes aad_for(const std::string& uid, CK_ATTRIBUTE_TYPE type) {
-  SecureBytes a(uid.begin(), uid.end());
-  for (int i = 7; i >= 0; --i) a.push_back(static_cast<uint8_t>(static_cast<uint64_t>(type) >> (8 * i)));
-  return a;
-}
 
 }  // namespace
 
@@ -54,6 +49,7 @@ void Token::sync_locked() {
   if (v != seen_version_) {
     seen_version_ = v;
     loaded_.clear();
+    if (!master_key_.empty()) refresh_keys_locked();
   }
 }
 
@@ -62,7 +58,7 @@ CK_OBJECT_HANDLE Token::handle_for_row_locked(int64_t row, bool is_private) {
   if (it != row_handles_.end()) return it->second;
   const CK_OBJECT_HANDLE h = new_object_handle();
   row_handles_[row] = h;
-  token_handles_[h] = RowRef{row, is_private};
+  token_handles_[h] = RowRef{row, is_private, {}};
   return h;
 }
 
@@ -100,56 +96,42 @@ void Token::forget_private_locked() {
 }
 
 store::ObjectRow Token::to_row(const Object& obj) const {
-  store::ObjectRow row;
+  store::ObjectRow row = record_columns(obj.attrs, obj.uid);
   row.id = obj.row_id;
-  row.uid = obj.uid;
-  row.cls = obj.cls();
-  if (auto kt = get_ulong(obj.attrs, CKA_KEY_TYPE)) row.key_type = *kt;
-  else if (auto ct = get_ulong(obj.attrs, CKA_CERTIFICATE_TYPE)) row.key_type = *ct;
-  row.is_private = obj.is_private();
-  if (auto* id = get_bytes(obj.attrs, CKA_ID)) row.ckaid = *id;
-  if (auto* l = get_bytes(obj.attrs, CKA_LABEL)) row.label.assign(l->begin(), l->end());
-  std::vector<store::StoredAttribute> out;
-  out.reserve(obj.attrs.size());
-  for (const auto& [type, value] : obj.attrs) {
-    if (is_secret_component(row.cls, type)) {
-      require(!master_key_.empty(), CKR_USER_NOT_LOGGED_IN, "storing secret key material needs a login");
-      out.push_back({type, true, crypto::seal_aes256gcm(view(master_key_), view(aad_for(obj.uid, type)), view(value))});
-    } else {
-      out.push_back({type, false, value});
-    }
-  }
-  row.attrs = store::encode_attributes(out);
+  if (!keys_.authenticated() && db_->get_meta(kRecordFormatKey).has_value())
+    fail(CKR_USER_NOT_LOGGED_IN, "changing token objects needs a login (records are authenticated under the "
+                                 "token's PIN-protected key)");
+  row.attrs = encode_record(keys_, uid_, obj.uid, obj.attrs);
   return row;
 }
 
 ObjectPtr Token::decode_row(CK_OBJECT_HANDLE h, const store::ObjectRow& row) {
+  // A handle names one object for its whole life: a record that another object's record was copied over
+  // is refused rather than answered under the old handle.
+  auto ref = token_handles_.find(h);
+  if (ref != token_handles_.end() && !ref->second.uid.empty() && ref->second.uid != row.uid)
+    fail(CKR_DEVICE_ERROR, "object " + std::to_string(row.id) + ": record now holds another object");
+  DecodedRecord d = decode_record(keys_, uid_, row);
   auto obj = std::make_shared<Object>();
   obj->handle = h;
   obj->row_id = row.id;
   obj->uid = row.uid;
-  for (auto& a : store::decode_attributes(view(row.attrs))) {
-    if (!a.encrypted) {
-      obj->attrs[a.type] = std::move(a.value);
-    } else if (!master_key_.empty()) {
-      try {
-        obj->attrs[a.type] =
-            crypto::open_aes256gcm(view(master_key_), view(aad_for(row.uid, a.type)), view(a.value));
-      } catch (const Error&) {
-        fail(CKR_DEVICE_ERROR, "object " + std::to_string(row.id) +
-                                   ": a sealed attribute does not open (tampered, or moved from another object)");
-      }
-    } else {
-      obj->secrets_loaded = false;
-    }
-  }
+  obj->attrs = std::move(d.attrs);
+  obj->secrets_loaded = d.secrets_loaded;
+  if (ref != token_handles_.end()) ref->second.uid = row.uid;
   return obj;
 }
 
 ObjectPtr Token::load_locked(CK_OBJECT_HANDLE h, int64_t row) {
   auto r = db_->load_object(row);
   if (!r) fail(CKR_OBJECT_HANDLE_INVALID, "object no longer exists");
-  ObjectPtr o = decode_row(h, *r);
+  ObjectPtr o;
+  try {
+    o = decode_row(h, *r);
+  } catch (const Error& e) {
+    log::error("token in slot " + std::to_string(slot_) + ": refusing object: " + e.detail);
+    throw;
+  }
   loaded_[h] = o;
   return o;
 }
@@ -189,24 +171,41 @@ ObjectPtr Token::object(CK_OBJECT_HANDLE h, bool user) {
 }
 
 ObjectPtr Token::add_object(AttributeMap attrs, CK_SESSION_HANDLE owner) {
-  auto obj = std::make_shared<Object>();
-  obj->uid = get_bytes(attrs, CKA_UNIQUE_ID) ? std::string(get_bytes(attrs, CKA_UNIQUE_ID)->begin(),
-                                                           get_bytes(attrs, CKA_UNIQUE_ID)->end())
-                                             : new_object_uid();
-  set_bytes(attrs, CKA_UNIQUE_ID, view(obj->uid));
-  obj->attrs = std::move(attrs);
-  std::unique_lock g(mu_);
-  if (!obj->is_token()) {
-    obj->handle = new_object_handle();
-    obj->owner = owner;
-    session_objects_[obj->handle] = obj;
-    return obj;
+  std::vector<AttributeMap> one;
+  one.push_back(std::move(attrs));
+  return add_objects(std::move(one), owner).front();
+}
+
+std::vector<ObjectPtr> Token::add_objects(std::vector<AttributeMap> attrs, CK_SESSION_HANDLE owner) {
+  std::vector<std::shared_ptr<Object>> objs;
+  for (auto& a : attrs) {
+    auto obj = std::make_shared<Object>();
+    const SecureBytes* u = get_bytes(a, CKA_UNIQUE_ID);
+    obj->uid = u ? std::string(u->begin(), u->end()) : new_object_uid();
+    set_bytes(a, CKA_UNIQUE_ID, view(obj->uid));
+    obj->attrs = std::move(a);
+    obj->owner = obj->is_token() ? 0 : owner;
+    objs.push_back(std::move(obj));
   }
-  store::ObjectRow row = to_row(*obj);
-  obj->row_id = db_->insert_object(row);
-  obj->handle = handle_for_row_locked(obj->row_id, obj->is_private());
-  loaded_[obj->handle] = obj;
-  return obj;
+  std::unique_lock g(mu_);
+  // Token objects first, all in one store transaction; session objects only once that has committed.
+  db_->transaction([&] {
+    for (auto& obj : objs)
+      if (obj->is_token()) obj->row_id = db_->insert_object(to_row(*obj));
+  });
+  std::vector<ObjectPtr> out;
+  for (auto& obj : objs) {
+    if (obj->is_token()) {
+      obj->handle = handle_for_row_locked(obj->row_id, obj->is_private());
+      token_handles_[obj->handle].uid = obj->uid;
+      loaded_[obj->handle] = obj;
+    } else {
+      obj->handle = new_object_handle();
+      session_objects_[obj->handle] = obj;
+    }
+    out.push_back(obj);
+  }
+  return out;
 }
 
 ObjectPtr Token::replace_object(const Object& old, AttributeMap attrs) {

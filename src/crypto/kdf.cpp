@@ -42,4 +42,20 @@ SecureBytes hkdf_sha256(ByteView ikm, ByteView salt, ByteView info, size_t out_l
   return out;
 }
 
+SecureBytes hmac_sha256(ByteView key, ByteView data) {
+  MacCtxPtr ctx(EVP_MAC_CTX_new(hmac_algorithm()));
+  if (!ctx) ossl_fail(CKR_HOST_MEMORY, "EVP_MAC_CTX_new");
+  char digest[] = "SHA2-256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  static const uint8_t empty = 0;
+  ossl_check(EVP_MAC_init(ctx.get(), key.empty() ? &empty : key.data(), key.size(), params), CKR_FUNCTION_FAILED,
+             "HMAC init");
+  if (!data.empty()) ossl_check(EVP_MAC_update(ctx.get(), data.data(), data.size()), CKR_FUNCTION_FAILED, "HMAC");
+  SecureBytes out(32);
+  size_t len = 0;
+  ossl_check(EVP_MAC_final(ctx.get(), out.data(), &len, out.size()), CKR_FUNCTION_FAILED, "HMAC final");
+  out.resize(len);
+  return out;
+}
+
 }  // namespace keyseal::crypto

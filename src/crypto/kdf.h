@@ -18,4 +18,7 @@ struct Argon2Params {
 SecureBytes argon2id(ByteView secret, ByteView salt, const Argon2Params& p, size_t out_len);
 SecureBytes hkdf_sha256(ByteView ikm, ByteView salt, ByteView info, size_t out_len);
 
+// HMAC-SHA256 (RFC 2104) of `data` under `key`: 32 bytes. Authenticates the keystore's records.
+SecureBytes hmac_sha256(ByteView key, ByteView data);
+
 }  // namespace keyseal::crypto

@@ -82,7 +82,7 @@ struct TokenDb::Impl {
   pid_t pid = ::getpid();
   std::recursive_mutex mu;
   int tx_depth = 0;
-  Statement get_meta, set_meta, delete_meta, insert, update, remove, load, count, remove_all, data_version, begin,
+  Statement get_meta, set_meta, delete_meta, meta_keys, insert, update, remove, load, count, remove_all, data_version, begin,
       commit, rollback;
   std::array<std::unique_ptr<Statement>, 64> find;
 
@@ -97,6 +97,7 @@ struct TokenDb::Impl {
     set_meta = Statement(db, "INSERT INTO meta(key, value) VALUES(?1, ?2) "
                              "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     delete_meta = Statement(db, "DELETE FROM meta WHERE key = ?1");
+    meta_keys = Statement(db, "SELECT key FROM meta ORDER BY key");
     insert = Statement(db, "INSERT INTO objects(uid, cls, key_type, is_private, ckaid, label, attrs) "
                            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     update = Statement(db, "UPDATE objects SET uid = ?1, cls = ?2, key_type = ?3, is_private = ?4, ckaid = ?5, "
@@ -171,6 +172,15 @@ void TokenDb::set_meta(std::string_view key, ByteView value) {
   s.bind_text(1, key);
   s.bind_blob(2, value);
   s.run();
+}
+
+std::vector<std::string> TokenDb::meta_keys() {
+  auto l = impl_->lock();
+  Statement& s = impl_->meta_keys;
+  Statement::Use u(s);
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.column_text(0));
+  return out;
 }
 
 void TokenDb::delete_meta(std::string_view key) {

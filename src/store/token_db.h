@@ -64,6 +64,7 @@ class TokenDb {
   std::optional<SecureBytes> get_meta(std::string_view key);
   void set_meta(std::string_view key, ByteView value);
   void delete_meta(std::string_view key);
+  std::vector<std::string> meta_keys();  // every key, sorted
 
   int64_t insert_object(const ObjectRow& row);  // row.id is ignored; returns the new id
   void update_object(const ObjectRow& row);     // by row.id; CKR_OBJECT_HANDLE_INVALID if gone

@@ -209,6 +209,7 @@ TEST_F(ModuleTest, SecretValuesAreNotStoredInTheClear) {
 
 TEST_F(ModuleTest, FindByLabelAmongManyObjects) {
   CK_SESSION_HANDLE s = open();
+  login_user(s);  // token records are written under the login's key (issue 11)
   CK_OBJECT_CLASS cls = CKO_DATA;
   CK_BBOOL yes = CK_TRUE;
   for (int i = 0; i < 300; ++i) {  // data objects have no CKA_ID (section 4.5): find them by label
@@ -236,6 +237,7 @@ TEST_F(ModuleTest, FindByLabelAmongManyObjects) {
 
 TEST_F(ModuleTest, CorruptObjectRecordIsSkippedNotFatal) {
   CK_SESSION_HANDLE s = open();
+  login_user(s);
   for (const char* label : {"first", "broken", "third"}) data_object(s, true, false, label);
   ASSERT_EQ(C_Finalize(nullptr), CKR_OK);
   const std::string db = dir_ + "/store/token-0.db";

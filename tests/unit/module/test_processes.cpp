@@ -62,6 +62,7 @@ TEST_F(ModuleTest, AnotherProcessChangesTheToken) {
     if (C_Initialize(nullptr) != CKR_OK) return false;
     CK_SESSION_HANDLE cs;
     if (C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &cs) != CKR_OK) return false;
+    if (C_Login(cs, CKU_USER, (CK_UTF8CHAR_PTR)kUserPin, strlen(kUserPin)) != CKR_OK) return false;
     CK_BBOOL yes = CK_TRUE;
     for (int i = 0; i < 20; ++i) {
       CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_TOKEN, &yes, 1}, {CKA_LABEL, (void*)"from child", 10}};
