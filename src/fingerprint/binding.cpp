@@ -1,5 +1,6 @@
-// Enrolment and recovery of the fingerprint binding, and its versioned record (issue 5, item 2). A wrong
-// factor only yields a wrong share; nothing here can tell, so the caller's tag check is the only oracle.
+// Enrolment and recovery of the fingerprint binding, and its versioned record (issue 5, item 2; mask key:
+// issue 11, item 9). A wrong factor only yields a wrong share; nothing here tells, and with a version-2 record
+// the redundant shares cannot be checked against each other without the mask key either.
 #include "fingerprint/binding.h"
 
 #include <algorithm>
@@ -12,9 +13,20 @@
 namespace keyseal::fingerprint {
 namespace {
 
-SecureBytes factor_mask(ByteView value, ByteView salt, const std::string& id) {
-  const std::string info = "keyseal/fp/v1/" + id;
-  return crypto::hkdf_sha256(value, salt, view(info), kSecretLen);
+// Version 1: the factor value alone; version 2: the mask key first (fixed length, so the concatenation is
+// unambiguous), then the value.
+SecureBytes factor_mask(uint8_t version, ByteView mask_key, ByteView value, ByteView salt, const std::string& id) {
+  if (version == kFactorOnlyVersion) return crypto::hkdf_sha256(value, salt, view("keyseal/fp/v1/" + id), kSecretLen);
+  SecureBytes ikm(mask_key.begin(), mask_key.end());
+  ikm.insert(ikm.end(), value.begin(), value.end());
+  return crypto::hkdf_sha256(view(ikm), salt, view("keyseal/fp/v2/" + id), kSecretLen);
+}
+
+bool known_version(uint8_t v) { return v == kRecordVersion || v == kFactorOnlyVersion; }
+
+void check_mask_key(uint8_t version, ByteView mask_key) {
+  require(version == kFactorOnlyVersion ? mask_key.empty() : mask_key.size() == kMaskKeyLen, CKR_ARGUMENTS_BAD,
+          "fingerprint: a version-2 record needs a 32-byte mask key, a version-1 record none");
 }
 
 bool valid_id(const std::string& id) {
@@ -30,7 +42,7 @@ const Factor* find_factor(const std::vector<Factor>& factors, const std::string&
 }
 
 void check_record(const Record& r) {
-  require(r.version == kRecordVersion, CKR_DEVICE_ERROR, "fingerprint record: unknown version");
+  require(known_version(r.version), CKR_DEVICE_ERROR, "fingerprint record: unknown version");
   require(r.n >= 1 && r.k >= 1 && r.k <= r.n, CKR_DEVICE_ERROR, "fingerprint record: bad threshold");
   require(r.salt.size() == kSaltLen, CKR_DEVICE_ERROR, "fingerprint record: bad salt length");
   require(r.factor_ids.size() == r.n && r.masked.size() == r.n, CKR_DEVICE_ERROR,
@@ -68,7 +80,7 @@ Record parse_record(ByteView bytes) {
   Record r;
   require(bytes.size() >= 3, CKR_DEVICE_ERROR, "fingerprint record: truncated");
   r.version = take(1)[0];
-  require(r.version == kRecordVersion, CKR_DEVICE_ERROR, "fingerprint record: unknown version");
+  require(known_version(r.version), CKR_DEVICE_ERROR, "fingerprint record: unknown version");
   r.k = take(1)[0];
   r.n = take(1)[0];
   require(r.n >= 1 && r.k >= 1 && r.k <= r.n, CKR_DEVICE_ERROR, "fingerprint record: bad threshold");
@@ -87,8 +99,11 @@ Record parse_record(ByteView bytes) {
   return r;
 }
 
-Record enrol_secret(ByteView secret, const std::vector<Factor>& factors, unsigned tolerated_changes) {
+Record enrol_secret(ByteView secret, const std::vector<Factor>& factors, ByteView mask_key,
+                    unsigned tolerated_changes) {
   require(secret.size() == kSecretLen, CKR_ARGUMENTS_BAD, "fingerprint: the secret must be 32 bytes");
+  const uint8_t version = mask_key.empty() ? kFactorOnlyVersion : kRecordVersion;
+  check_mask_key(version, mask_key);
   std::vector<const Factor*> present;
   for (const auto& f : factors) {
     require(valid_id(f.id), CKR_ARGUMENTS_BAD, "fingerprint: bad factor id");
@@ -103,13 +118,14 @@ Record enrol_secret(ByteView secret, const std::vector<Factor>& factors, unsigne
   const unsigned k = threshold(bits, tolerated_changes);
 
   Record record;
+  record.version = version;
   record.k = static_cast<uint8_t>(k);
   record.n = static_cast<uint8_t>(n);
   SecureBytes salt = crypto::random_bytes(kSaltLen);
   record.salt.assign(salt.begin(), salt.end());
   const auto shares = split(secret, k, n);
   for (unsigned i = 0; i < n; ++i) {
-    const SecureBytes mask = factor_mask(view(*present[i]->value), view(salt), present[i]->id);
+    const SecureBytes mask = factor_mask(version, mask_key, view(*present[i]->value), view(salt), present[i]->id);
     std::vector<uint8_t> masked(kSecretLen);
     for (size_t b = 0; b < kSecretLen; ++b) masked[b] = shares[i].y[b] ^ mask[b];
     record.factor_ids.push_back(present[i]->id);
@@ -118,22 +134,24 @@ Record enrol_secret(ByteView secret, const std::vector<Factor>& factors, unsigne
   return record;
 }
 
-Enrollment enrol(const std::vector<Factor>& factors, unsigned tolerated_changes) {
+Enrollment enrol(const std::vector<Factor>& factors, ByteView mask_key, unsigned tolerated_changes) {
   Enrollment e;
   e.secret = crypto::random_bytes(kSecretLen);
-  e.record = enrol_secret(view(e.secret), factors, tolerated_changes);
+  e.record = enrol_secret(view(e.secret), factors, mask_key, tolerated_changes);
   return e;
 }
 
-std::optional<Recovery> recover(const Record& record, const std::vector<Factor>& current, const SecretCheck& check) {
+std::optional<Recovery> recover(const Record& record, const std::vector<Factor>& current, ByteView mask_key,
+                                const SecretCheck& check) {
   check_record(record);
+  check_mask_key(record.version, mask_key);
   // Unmask the share of every recorded factor that is present now; a changed value gives garbage.
   std::vector<Share> candidates;
   std::vector<size_t> position;  // record index of each candidate
   for (size_t i = 0; i < record.n; ++i) {
     const Factor* f = find_factor(current, record.factor_ids[i]);
     if (!f || !f->present()) continue;
-    const SecureBytes mask = factor_mask(view(*f->value), record.salt, record.factor_ids[i]);
+    const SecureBytes mask = factor_mask(record.version, mask_key, view(*f->value), record.salt, record.factor_ids[i]);
     Share s;
     s.x = static_cast<uint8_t>(i + 1);
     s.y.resize(kSecretLen);

@@ -1,8 +1,14 @@
-// The soft token's hardware binding (issue 5) kept in the token's metadata: the binding secret S sealed under
-// the master key ("fp.secret"), the scheme-2 PIN records that mix S into their KEK, and S split in two shares:
-// where a TPM answers, a random T sealed by the TPM ("fp.tpm"), and F = S xor T (F = S without a TPM) split
-// k-of-n across the fingerprint factors ("fp.binding"). No core/ dependency, so the CLI uses it on a token
-// file directly.
+// The soft token's hardware binding (issue 5; issue 11, items 9 and 10) kept in the token's metadata: the
+// binding secret S sealed under the master key ("fp.secret"), the PIN records that mix S into their KEK, and S
+// split in two shares: where the token was bound to a TPM (at `keyseal init --bind-tpm` or `keyseal bind-tpm`,
+// never as a side effect of a login), a random T sealed by the TPM ("fp.tpm"), and F = S xor T (F = S without
+// a TPM) split k-of-n across the fingerprint factors. Each scheme-3 PIN record carries its own split of F,
+// masked under a key from that PIN's Argon2id, so no factor guess is checkable without stretching a PIN guess.
+// "fp.transit" is a factor-only n-of-n split of F (no redundant share, so nothing to check a guess against)
+// for a role whose record has not caught up yet: a scheme-2 record after the upgrade, every record after a
+// recovery; it goes when no role needs it. "fp.binding" is issue 5's shared k-of-n split (an offline oracle
+// for factor guesses); it is read only to upgrade and removed at the first login. No core/ dependency, so the
+// CLI uses it on a token file directly.
 #pragma once
 #include <keyseal/pkcs11.h>
 
@@ -54,20 +60,23 @@ struct Machine {
 inline constexpr unsigned kToleratedChanges = 1;  // by default one factor may change between logins
 
 // Metadata keys.
-inline constexpr std::string_view kBindingKey = "fp.binding";
+inline constexpr std::string_view kLegacyBindingKey = "fp.binding";  // issue 5's shared split: upgrade only
+inline constexpr std::string_view kTransitKey = "fp.transit";
 inline constexpr std::string_view kSealedSecretKey = "fp.secret";
 inline constexpr std::string_view kTpmShareKey = "fp.tpm";
 std::string pin_meta_key(CK_USER_TYPE who);                     // "pin.so" / "pin.user"
 std::string pin_context(store::TokenDb& db, CK_USER_TYPE who);  // "<token uid>/so" / "<token uid>/user"
 
-// The stored binding record, or nullopt when the token has none (never bound). A record that does not
-// parse throws Error(CKR_DEVICE_ERROR, "the token's fingerprint binding record is unreadable: ...").
+// The binding in effect, for display (factor ids and threshold; no PIN needed, as none is needed to read them
+// from the file): the user's scheme-3 record's, else the SO's, else fp.transit's, else the legacy one; nullopt
+// when the token has none (never bound). A record that does not parse throws Error(CKR_DEVICE_ERROR, "the
+// token's fingerprint binding record is unreadable: ...").
 std::optional<fingerprint::Record> load_binding(store::TokenDb& db);
 
-// The token's binding secret S (fp.secret opened with the master key). A token without one is enrolled now,
-// in one store transaction, if any factor is present here (with a TPM share when the TPM seals); nullopt
-// when none is (the token then stays on scheme 1: PIN only). A sealed secret that does not open gives
-// CKR_DEVICE_ERROR.
+// The token's binding secret S (fp.secret opened with the master key). A token without one gets one now (the
+// PIN records that use it are written by the caller), if any factor is present here; nullopt when none is
+// (the token then stays on scheme 1: PIN only). Never adds a TPM share. A sealed secret that does not open
+// gives CKR_DEVICE_ERROR.
 std::optional<SecureBytes> ensure_fingerprint_secret(store::TokenDb& db, ByteView master_key, const Machine& machine);
 
 bool has_tpm_share(store::TokenDb& db);
@@ -75,38 +84,56 @@ bool has_tpm_share(store::TokenDb& db);
 struct Unlocked {
   SecureBytes master_key;
   PinScheme scheme = PinScheme::argon2id_v1;
-  std::optional<fingerprint::Recovery> recovery;  // scheme 2: which factors matched / changed (secret = F)
+  std::optional<fingerprint::Recovery> recovery;  // schemes 2, 3: which factors matched / changed (secret = F)
+  bool via_transit = false;                       // F came from fp.transit, not from the record's own split
+  // Whether after_unlock must re-seal the record: an older scheme, F from fp.transit, or a changed factor.
+  bool needs_reseal() const {
+    return scheme != PinScheme::argon2id_fingerprint_v3 || via_transit || (recovery && recovery->needs_reenrol());
+  }
 };
 
-// Opens the PIN record of `who`: Argon2id once, then (scheme 2) the TPM unseals T (if the token has a TPM
-// share) and each k-subset of the binding is tried with HKDF + the GCM tag. CKR_PIN_INCORRECT for a wrong PIN
-// and for a machine that no longer matches (changed factors, another TPM), alike; CKR_DEVICE_ERROR when the
-// token has a TPM share and no TPM answers, and for a malformed record or binding;
-// CKR_USER_PIN_NOT_INITIALIZED without a record.
+// Opens the PIN record of `who`: Argon2id once, then the TPM unseals T (if the token has a TPM share) and each
+// k-subset of the record's split (scheme 3; masks keyed by the stretched PIN), or of the legacy shared split
+// (scheme 2), then of fp.transit, is tried with HKDF + the GCM tag. CKR_PIN_INCORRECT for a wrong PIN and for
+// a machine that no longer matches (changed factors, another TPM), alike; CKR_DEVICE_ERROR when the token has
+// a TPM share and no TPM answers, and for a malformed record or binding; CKR_USER_PIN_NOT_INITIALIZED without
+// a record.
 Unlocked unlock_master_key(store::TokenDb& db, CK_USER_TYPE who, ByteView pin, const Machine& machine);
 
-// Seals the master key under `pin` for `who`: scheme 2 when the token has (or can now get) a binding, else
-// scheme 1. Argon2id runs outside any store transaction.
+// Seals the master key under `pin` for `who`: scheme 3 with a split of F for the present factors when the
+// token has (or can now get) a binding secret, else scheme 1. Argon2id runs outside any store transaction.
+// CKR_DEVICE_ERROR when the token has a TPM share that this machine's TPM does not open.
 void seal_pin(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin,
               const crypto::Argon2Params& params, const Machine& machine);
 
-// After a successful unlock of `who`: binds a token that has no binding yet, re-seals a scheme-1 record of
-// `who` as scheme 2 (same Argon2 parameters), and re-enrols with the current factor values when a recorded
-// factor changed or went missing, so changes do not add up; a token bound without a TPM share gets one when
-// this machine's TPM seals (S is unchanged, so the PIN records stay as they are).
+// After a successful unlock of `who` (`u` is what that unlock found): gives a never-bound token its binding
+// secret, and re-seals `who`'s record as scheme 3 with the current factor values (same Argon2 parameters, one
+// more Argon2id) when u.needs_reseal(): the upgrade of a scheme-1/2 record, a factor that changed or went
+// missing (so changes do not add up), or a record that had to use fp.transit. In the same store transaction
+// the legacy shared split is removed (a scheme-2 record of the other role gets fp.transit instead) and
+// fp.transit is dropped once no role needs it. Never adds a TPM share.
 struct Refresh {
-  bool bound = false;                // the token got its first binding
-  bool resealed = false;             // who's record went from scheme 1 to scheme 2
-  bool reenrolled = false;           // the binding now holds the current factor values
-  bool tpm_added = false;            // the binding now includes a TPM share
+  bool bound = false;                // the token got its binding secret
+  bool resealed = false;             // who's record was re-sealed (as scheme 3)
+  bool upgraded = false;             // ... from scheme 1 or 2
+  bool reenrolled = false;           // ... with the current values of changed factors
+  bool legacy_removed = false;       // the legacy shared split (fp.binding) is gone
   std::vector<std::string> changed;  // ids of the recorded factors that had changed or gone
 };
 Refresh refresh_binding(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin,
-                        const Machine& machine);
+                        const Machine& machine, const Unlocked& u);
 
-// Writes a new binding of S to this machine (same S): a new TPM share when `machine` has a TPM that seals
-// (else none), and fresh fingerprint shares of F for the present `current` factors, in one store
-// transaction. CKR_FUNCTION_FAILED when no factor is present.
+// Binds the token to this machine's TPM (issue 11, item 10: only by explicit request): a new T sealed by the
+// TPM, and every PIN record re-sealed as scheme 3 over the new F = S xor T, in one store transaction. Each
+// existing PIN record needs its PIN (an empty PIN for a role without a record is fine). CKR_DEVICE_ERROR when
+// no TPM is configured or it does not seal; CKR_FUNCTION_FAILED when the token already has a TPM share or no
+// factor is present here; CKR_PIN_INCORRECT for a wrong PIN (nothing is written).
+void bind_tpm(store::TokenDb& db, ByteView so_pin, ByteView user_pin, const Machine& machine);
+
+// Writes a new binding of S to this machine (same S), for recovery: a new TPM share only if the token had one
+// and `machine`'s TPM seals, and fp.transit (n-of-n over the present `current` factors) for every role with a
+// fingerprint record, in one store transaction; the legacy split goes. Each role's record catches up (its own
+// k-of-n split) at its next login. CKR_FUNCTION_FAILED when no factor is present.
 void rebind(store::TokenDb& db, ByteView secret, const std::vector<fingerprint::Factor>& current,
             const Machine& machine);
 

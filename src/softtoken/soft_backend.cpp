@@ -87,14 +87,18 @@ std::unique_ptr<Operation> aes_operation(const core::Object& key, const Mechanis
 
 bool SoftBackend::supports(CK_MECHANISM_TYPE mechanism) const { return core::find_mechanism(mechanism) != nullptr; }
 
-SecureBytes SoftBackend::create_master_key(store::TokenDb& db, ByteView so_pin) {
+SecureBytes SoftBackend::create_master_key(store::TokenDb& db, ByteView so_pin, uint32_t /*pin_limit: core counts*/) {
   SecureBytes mk = crypto::random_bytes(32);
   set_pin(db, CKU_SO, view(mk), so_pin);  // enrols the fingerprint binding: the token starts on scheme 2
   return mk;
 }
 
 SecureBytes SoftBackend::unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView pin) {
-  return unlock_master_key(db, who, pin, machine_).master_key;
+  Unlocked u = unlock_master_key(db, who, pin, machine_);
+  SecureBytes mk = u.master_key;
+  std::lock_guard g(notes_mu_);
+  notes_.insert_or_assign(std::make_pair(db.path(), who), std::move(u));
+  return mk;
 }
 
 void SoftBackend::set_pin(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) {
@@ -106,12 +110,24 @@ bool SoftBackend::has_pin(store::TokenDb& db, CK_USER_TYPE who) { return db.get_
 void SoftBackend::remove_pin(store::TokenDb& db, CK_USER_TYPE who) { db.delete_meta(pin_meta_key(who)); }
 
 void SoftBackend::after_unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) {
-  const Refresh r = refresh_binding(db, who, master_key, pin, machine_);
+  Unlocked u;
+  {
+    std::lock_guard g(notes_mu_);
+    auto it = notes_.find(std::make_pair(db.path(), who));
+    if (it != notes_.end() && equal_constant_time(view(it->second.master_key), master_key)) {
+      u = std::move(it->second);
+      notes_.erase(it);
+    } else {
+      // No note of this login: only what the record itself shows (its scheme) can ask for a re-seal.
+      auto rec = db.get_meta(pin_meta_key(who));
+      u.scheme = rec ? record_scheme(view(*rec)) : PinScheme::argon2id_fingerprint_v3;
+    }
+  }
+  const Refresh r = refresh_binding(db, who, master_key, pin, machine_, u);
   const std::string token = db.path().filename().string();
-  if (r.bound)
-    log::info(token + ": bound to this machine's hardware fingerprint" + (r.tpm_added ? " and TPM" : ""));
-  else if (r.tpm_added) log::info(token + ": binding now includes a secret sealed by this machine's TPM");
-  if (r.resealed) log::info(token + ": PIN record upgraded to the fingerprint scheme (2)");
+  if (r.bound) log::info(token + ": bound to this machine's hardware fingerprint");
+  if (r.upgraded) log::info(token + ": PIN record upgraded to the fingerprint scheme (3)");
+  if (r.legacy_removed) log::info(token + ": the shared fingerprint split (an offline check of factor guesses) removed");
   if (r.reenrolled) {
     std::string ids;
     for (const auto& id : r.changed) ids += (ids.empty() ? "" : ", ") + id;

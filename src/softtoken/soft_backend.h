@@ -21,7 +21,7 @@ class SoftBackend final : public core::Backend {
   std::string_view kind() const override { return "soft"; }
   bool supports(CK_MECHANISM_TYPE mechanism) const override;
 
-  SecureBytes create_master_key(store::TokenDb& db, ByteView so_pin) override;
+  SecureBytes create_master_key(store::TokenDb& db, ByteView so_pin, uint32_t pin_limit) override;
   SecureBytes unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView pin) override;
   void set_pin(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) override;
   bool has_pin(store::TokenDb& db, CK_USER_TYPE who) override;
@@ -50,6 +50,11 @@ class SoftBackend final : public core::Backend {
 
   crypto::Argon2Params params_;
   Machine machine_;
+  // What each token's last unlock found (scheme, changed factors), for after_unlock, which core calls right
+  // after a successful unlock: whether to re-seal is known only with the PIN's Argon2id, which ran there.
+  // Keyed by token file and role; the master key is kept to match the note to its login.
+  std::mutex notes_mu_;
+  std::map<std::pair<std::filesystem::path, CK_USER_TYPE>, Unlocked> notes_;
   std::mutex estimates_mu_;
   std::map<std::filesystem::path, std::pair<std::chrono::steady_clock::time_point, std::vector<fingerprint::Factor>>>
       estimates_;

@@ -6,7 +6,9 @@
 #include <map>
 
 #include "common/error.h"
+#include "crypto/kdf.h"
 #include "fingerprint/factor.h"
+#include "fingerprint/shamir.h"
 
 namespace keyseal::fingerprint {
 namespace {
@@ -42,6 +44,9 @@ std::vector<Factor> machine(const std::map<std::string, std::optional<std::strin
   return read_factors(sources);
 }
 
+// The caller's mask key (the soft token derives it from the stretched PIN).
+const SecureBytes kKey(kMaskKeyLen, 0x5a);
+
 struct Counter {
   SecureBytes expected;
   int calls = 0;
@@ -54,18 +59,19 @@ struct Counter {
 };
 
 TEST(Binding, EnrolChoosesThreshold) {
-  auto e = enrol(machine());
+  auto e = enrol(machine(), view(kKey));
   EXPECT_EQ(e.record.n, 6);
   EXPECT_EQ(e.record.k, 5);
   EXPECT_EQ(e.record.factor_ids, kIds);
   EXPECT_EQ(e.secret.size(), kSecretLen);
-  EXPECT_EQ(enrol(machine(), 2).record.k, 4);
-  EXPECT_EQ(enrol(machine(), 9).record.k, 2);  // one 32-bit factor alone may not open: 2 x 32 >= 64
+  EXPECT_EQ(enrol(machine(), view(kKey), 2).record.k, 4);
+  EXPECT_EQ(enrol(machine(), view(kKey), 9).record.k, 2);  // one 32-bit factor alone may not open: 2 x 32 >= 64
   auto single = enrol(machine({{"nic-mac", std::nullopt},
                                {"disk-serial", std::nullopt},
                                {"cpu-id", std::nullopt},
                                {"dmi-product-uuid", std::nullopt},
-                               {"dmi-board-serial", std::nullopt}}));
+                               {"dmi-board-serial", std::nullopt}}),
+                      view(kKey));
   EXPECT_EQ(single.record.n, 1);
   EXPECT_EQ(single.record.k, 1);
   EXPECT_EQ(single.record.factor_ids, std::vector<std::string>{"machine-id"});
@@ -75,7 +81,7 @@ TEST(Binding, EnrolRejectsNothingToBindAndDuplicates) {
   std::map<std::string, std::optional<std::string>> none;
   for (const auto& id : kIds) none[id] = std::nullopt;
   try {
-    enrol(machine(none));
+    enrol(machine(none), view(kKey));
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.rv, CKR_FUNCTION_FAILED);
@@ -83,7 +89,7 @@ TEST(Binding, EnrolRejectsNothingToBindAndDuplicates) {
   auto dup = machine();
   dup[1].id = dup[0].id;
   try {
-    enrol(dup);
+    enrol(dup, view(kKey));
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.rv, CKR_ARGUMENTS_BAD);
@@ -91,16 +97,16 @@ TEST(Binding, EnrolRejectsNothingToBindAndDuplicates) {
 }
 
 TEST(Binding, FreshSecretAndSaltEachTime) {
-  auto a = enrol(machine()), b = enrol(machine());
+  auto a = enrol(machine(), view(kKey)), b = enrol(machine(), view(kKey));
   EXPECT_NE(a.secret, b.secret);
   EXPECT_NE(a.record.salt, b.record.salt);
   EXPECT_NE(a.record.masked, b.record.masked);
 }
 
 TEST(Binding, SameMachineRecoversOnFirstTry) {
-  auto e = enrol(machine());
+  auto e = enrol(machine(), view(kKey));
   Counter c{e.secret};
-  auto r = recover(parse_record(serialize(e.record)), machine(), c.check());
+  auto r = recover(parse_record(serialize(e.record)), machine(), view(kKey), c.check());
   ASSERT_TRUE(r);
   EXPECT_EQ(r->secret, e.secret);
   EXPECT_EQ(c.calls, 1);  // the all-matching set comes first
@@ -112,9 +118,9 @@ TEST(Binding, SameMachineRecoversOnFirstTry) {
 
 TEST(Binding, OneChangedFactorRecoversAndIsReported) {
   for (const auto& changed_id : kIds) {
-    auto e = enrol(machine());
+    auto e = enrol(machine(), view(kKey));
     Counter c{e.secret};
-    auto r = recover(e.record, machine({{changed_id, "new-card"}}), c.check());
+    auto r = recover(e.record, machine({{changed_id, "new-card"}}), view(kKey), c.check());
     ASSERT_TRUE(r) << changed_id;
     EXPECT_EQ(r->secret, e.secret);
     EXPECT_EQ(r->changed, std::vector<std::string>{changed_id});
@@ -125,9 +131,9 @@ TEST(Binding, OneChangedFactorRecoversAndIsReported) {
 }
 
 TEST(Binding, MissingFactorCountsAsChanged) {
-  auto e = enrol(machine());
+  auto e = enrol(machine(), view(kKey));
   Counter c{e.secret};
-  auto r = recover(e.record, machine({{"disk-serial", std::nullopt}}), c.check());
+  auto r = recover(e.record, machine({{"disk-serial", std::nullopt}}), view(kKey), c.check());
   ASSERT_TRUE(r);
   EXPECT_EQ(r->secret, e.secret);
   EXPECT_EQ(r->changed, std::vector<std::string>{"disk-serial"});
@@ -135,24 +141,24 @@ TEST(Binding, MissingFactorCountsAsChanged) {
 }
 
 TEST(Binding, TwoChangedWithToleranceOneFails) {
-  auto e = enrol(machine());
+  auto e = enrol(machine(), view(kKey));
   Counter c{e.secret};
-  auto r = recover(e.record, machine({{"nic-mac", "x"}, {"cpu-id", "y"}}), c.check());
+  auto r = recover(e.record, machine({{"nic-mac", "x"}, {"cpu-id", "y"}}), view(kKey), c.check());
   EXPECT_FALSE(r);
   EXPECT_EQ(c.calls, 6);  // every 5-subset of 6 tried, none accepted
 }
 
 TEST(Binding, TwoMissingWithToleranceOneNeverCallsCheck) {
-  auto e = enrol(machine());
+  auto e = enrol(machine(), view(kKey));
   Counter c{e.secret};
-  EXPECT_FALSE(recover(e.record, machine({{"nic-mac", std::nullopt}, {"cpu-id", std::nullopt}}), c.check()));
+  EXPECT_FALSE(recover(e.record, machine({{"nic-mac", std::nullopt}, {"cpu-id", std::nullopt}}), view(kKey), c.check()));
   EXPECT_EQ(c.calls, 0);
 }
 
 TEST(Binding, TwoChangedWithToleranceTwoRecovers) {
-  auto e = enrol(machine(), 2);
+  auto e = enrol(machine(), view(kKey), 2);
   Counter c{e.secret};
-  auto r = recover(e.record, machine({{"machine-id", "x"}, {"dmi-board-serial", std::nullopt}}), c.check());
+  auto r = recover(e.record, machine({{"machine-id", "x"}, {"dmi-board-serial", std::nullopt}}), view(kKey), c.check());
   ASSERT_TRUE(r);
   EXPECT_EQ(r->secret, e.secret);
   EXPECT_EQ(r->changed, (std::vector<std::string>{"machine-id", "dmi-board-serial"}));
@@ -160,24 +166,72 @@ TEST(Binding, TwoChangedWithToleranceTwoRecovers) {
 
 TEST(Binding, RejectingCheckLooksLikeChangedMachine) {
   // A wrong PIN (the caller's check never accepts) and a changed machine both end in nullopt.
-  auto e = enrol(machine());
+  auto e = enrol(machine(), view(kKey));
   int calls = 0;
-  EXPECT_FALSE(recover(e.record, machine(), [&](ByteView) { return ++calls, false; }));
+  EXPECT_FALSE(recover(e.record, machine(), view(kKey), [&](ByteView) { return ++calls, false; }));
   EXPECT_EQ(calls, 6);
 }
 
 TEST(Binding, UnknownCurrentFactorsAreIgnored) {
-  auto e = enrol(machine());
+  auto e = enrol(machine(), view(kKey));
   auto now = machine();
   now.push_back(Factor{"tpm-ek", to_bytes(view(std::string("ek"))), 64});
   Counter c{e.secret};
-  auto r = recover(e.record, now, c.check());
+  auto r = recover(e.record, now, view(kKey), c.check());
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->changed.empty());
 }
 
+// The check an attacker with the record alone can make when n > k: unmask every share with guessed factor
+// values (and a guessed mask key), and see whether the share beyond the first k lies on their polynomial.
+bool shares_consistent(const Record& r, const std::vector<Factor>& guess, ByteView key_guess) {
+  std::vector<Share> shares;
+  for (size_t i = 0; i < r.n; ++i) {
+    SecureBytes ikm(key_guess.begin(), key_guess.end());
+    ikm.insert(ikm.end(), guess[i].value->begin(), guess[i].value->end());
+    const std::string info = std::string(r.version == kFactorOnlyVersion ? "keyseal/fp/v1/" : "keyseal/fp/v2/") +
+                             r.factor_ids[i];
+    const SecureBytes mask = crypto::hkdf_sha256(view(ikm), r.salt, view(info), kSecretLen);
+    Share s{static_cast<uint8_t>(i + 1), SecureBytes(kSecretLen)};
+    for (size_t b = 0; b < kSecretLen; ++b) s.y[b] = r.masked[i][b] ^ mask[b];
+    shares.push_back(std::move(s));
+  }
+  const std::vector<Share> first(shares.begin(), shares.begin() + r.k);
+  return equal_bytes(view(interpolate_at(first, shares.back().x)), view(shares.back().y));
+}
+
+TEST(Binding, FactorOnlyRecordConfirmsGuessesAndMaskKeyedRecordDoesNot) {
+  const auto right = machine(), wrong = machine({{"nic-mac", "guessed-mac"}});
+  // Version 1 with n > k (issue 5's record): one HKDF per share tells the right value from a wrong one.
+  const Record v1 = enrol(right, ByteView()).record;
+  ASSERT_EQ(v1.version, kFactorOnlyVersion);
+  ASSERT_LT(v1.k, v1.n);
+  EXPECT_TRUE(shares_consistent(v1, right, ByteView()));
+  EXPECT_FALSE(shares_consistent(v1, wrong, ByteView()));
+  // Version 2: without the mask key the right values look as wrong as any others.
+  const Record v2 = enrol(right, view(kKey)).record;
+  ASSERT_EQ(v2.version, kRecordVersion);
+  const SecureBytes other_key(kMaskKeyLen, 0x33);
+  for (const ByteView key_guess : {ByteView(), view(other_key)}) {
+    EXPECT_FALSE(shares_consistent(v2, right, key_guess));
+    EXPECT_FALSE(shares_consistent(v2, wrong, key_guess));
+  }
+  EXPECT_TRUE(shares_consistent(v2, right, view(kKey)));  // the check exists only for the key's holder
+  // A version-1 record with k = n has no redundant share: there is nothing to be consistent with.
+  const Record strict = enrol(right, ByteView(), 0).record;
+  EXPECT_EQ(strict.k, strict.n);
+}
+
+TEST(Binding, MaskKeyMustMatchTheVersion) {
+  const auto e = enrol(machine(), view(kKey));
+  Counter c{e.secret};
+  EXPECT_THROW(recover(e.record, machine(), ByteView(), c.check()), Error);
+  EXPECT_FALSE(recover(e.record, machine(), view(SecureBytes(kMaskKeyLen, 1)), c.check()).has_value());
+  EXPECT_THROW(enrol(machine(), view(SecureBytes(16, 1))), Error);
+}
+
 TEST(BindingRecord, RoundTrip) {
-  auto e = enrol(machine());
+  auto e = enrol(machine(), view(kKey));
   auto bytes = serialize(e.record);
   EXPECT_EQ(
       bytes.size(), 3 + kSaltLen + [] {
@@ -205,7 +259,7 @@ void expect_device_error(const std::vector<uint8_t>& bytes, const std::string& w
 }
 
 TEST(BindingRecord, EveryTruncationAndTrailingByteRejected) {
-  auto bytes = serialize(enrol(machine()).record);
+  auto bytes = serialize(enrol(machine(), view(kKey)).record);
   for (size_t len = 0; len < bytes.size(); ++len)
     expect_device_error(std::vector<uint8_t>(bytes.begin(), bytes.begin() + len), "len " + std::to_string(len));
   auto longer = bytes;
@@ -214,7 +268,7 @@ TEST(BindingRecord, EveryTruncationAndTrailingByteRejected) {
 }
 
 TEST(BindingRecord, MalformedFieldsRejected) {
-  const auto good = serialize(enrol(machine()).record);
+  const auto good = serialize(enrol(machine(), view(kKey)).record);
   const size_t first_id = 3 + kSaltLen;  // offset of the first id length byte
   auto mutate = [&](auto fn, const std::string& what) {
     auto b = good;
@@ -222,7 +276,7 @@ TEST(BindingRecord, MalformedFieldsRejected) {
     expect_device_error(b, what);
   };
   mutate([](auto& b) { b[0] = 0; }, "version 0");
-  mutate([](auto& b) { b[0] = 2; }, "version 2");
+  mutate([](auto& b) { b[0] = 3; }, "version 3");
   mutate([](auto& b) { b[1] = 0; }, "k 0");
   mutate([](auto& b) { b[1] = 7; }, "k > n");
   mutate([](auto& b) { b[2] = 0; }, "n 0");
@@ -245,7 +299,7 @@ TEST(BindingRecord, MalformedFieldsRejected) {
 }
 
 TEST(BindingRecord, SerializeRefusesInconsistentRecord) {
-  auto r = enrol(machine()).record;
+  auto r = enrol(machine(), view(kKey)).record;
   r.masked.pop_back();
   EXPECT_THROW(serialize(r), Error);
 }
@@ -286,12 +340,12 @@ TEST(Strength, ToleranceOnlyWhereTheRestCanStandInForAChangedFactor) {
   EXPECT_EQ(threshold({32, 32, 32, 32, 32, 32}, 0), 6u);
   std::vector<Factor> vm = {Factor{"machine-id", SecureBytes(1), 122}, Factor{"disk-serial", SecureBytes(1), 32},
                             Factor{"cpu-id", SecureBytes(1), 8}};
-  auto e = enrol(vm);
+  auto e = enrol(vm, view(kKey));
   EXPECT_EQ(e.record.k, 3);
   EXPECT_EQ(describe(vm).effective_bits, 162);
   // With the threshold at n, the changed machine-id alone is refused.
   vm[0].value = SecureBytes(1, 9);
-  EXPECT_FALSE(recover(e.record, vm, [&](ByteView c) { return equal_bytes(c, view(e.secret)); }).has_value());
+  EXPECT_FALSE(recover(e.record, vm, view(kKey), [&](ByteView c) { return equal_bytes(c, view(e.secret)); }).has_value());
 }
 
 }  // namespace

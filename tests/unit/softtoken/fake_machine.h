@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 
+#include "common/error.h"
 #include "fingerprint/factor.h"
 #include "softtoken/fp_binding.h"
 #include "store/token_db.h"
@@ -46,6 +47,33 @@ struct FakeMachine {
       return fingerprint::read_factors(sources);
     };
   }
+};
+
+// A TPM stand-in for the soft token's TPM share: seals into a table keyed by a random record. `present` false
+// is this TPM gone (CKR_DEVICE_ERROR); clear() is a TPM cleared, or another machine's (records do not open).
+class FakeTpm final : public TpmSealer {
+ public:
+  bool present = true;
+  int seals = 0;
+  SecureBytes seal(ByteView secret) override {
+    require(present, CKR_DEVICE_ERROR, "fake TPM: not answering");
+    ++seals;
+    SecureBytes record(16);
+    std::random_device rd;
+    for (auto& b : record) b = static_cast<uint8_t>(rd());
+    sealed_[std::string(record.begin(), record.end())] = to_bytes(secret);
+    return record;
+  }
+  std::optional<SecureBytes> unseal(ByteView record) override {
+    require(present, CKR_DEVICE_ERROR, "fake TPM: not answering");
+    auto it = sealed_.find(std::string(record.begin(), record.end()));
+    if (it == sealed_.end()) return std::nullopt;
+    return it->second;
+  }
+  void clear() { sealed_.clear(); }
+
+ private:
+  std::map<std::string, SecureBytes> sealed_;
 };
 
 // A temporary directory with one empty token database that has an identity (meta "uid").

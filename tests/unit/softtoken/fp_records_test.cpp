@@ -62,7 +62,9 @@ TEST(PinWrap, SchemeOneStillOpensAndSchemesDoNotMix) {
               open_master_key(view(rec), pin_of("1234"), "ctx", [&](const SecretCheckFn& c) { return c(view(s)); });
             }),
             CKR_PIN_INCORRECT);
-  rec[0] = 3;
+  rec[0] = 3;  // scheme 3 needs the PIN-keyed split: not openable this way
+  EXPECT_EQ(rv_of([&] { open_master_key(view(rec), pin_of("1234"), "ctx"); }), CKR_DEVICE_ERROR);
+  rec[0] = 4;
   EXPECT_EQ(rv_of([&] { open_master_key(view(rec), pin_of("1234"), "ctx"); }), CKR_DEVICE_ERROR);
 }
 
@@ -98,7 +100,7 @@ struct RecoveryFixture : ::testing::Test {
   SoftBackend backend{kFast, machine.provider()};
   SecureBytes mk;
   void SetUp() override {
-    token.db->transaction([&] { mk = backend.create_master_key(*token.db, pin_of("so-pin")); });
+    token.db->transaction([&] { mk = backend.create_master_key(*token.db, pin_of("so-pin"), 10); });
     backend.set_pin(*token.db, CKU_USER, view(mk), pin_of("user-pin"));
   }
 };
