@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "crypto/digest.h"
+#include "tpm/pin_nv.h"
 #include "tpm/probe.h"
 #include "tpm/tss_errors.h"
 
@@ -17,19 +18,23 @@ namespace keyseal::tpm {
 
 namespace {
 
-constexpr uint8_t kRecordVersion = 1;
+// Version 1: the DA-protected sealed object, PIN = its authValue. Version 2 adds the PIN-fail NV index whose
+// authValue the sealed object's policy requires (pin_nv.h).
+constexpr uint8_t kRecordDa = 1, kRecordNv = 2;
 
 struct Record {
+  TPM2_HANDLE nv = 0;  // 0: version 1
   TPM2B_PUBLIC pub{};
   TPM2B_PRIVATE priv{};
   SecureBytes pcr_values;  // each selected PCR's value, in selection order, at sealing time
 };
 
 SecureBytes encode(const Record& r) {
-  SecureBytes out(1 + sizeof(TPM2B_PUBLIC) + sizeof(TPM2B_PRIVATE) + 2 + r.pcr_values.size());
-  out[0] = kRecordVersion;
+  SecureBytes out(1 + 4 + sizeof(TPM2B_PUBLIC) + sizeof(TPM2B_PRIVATE) + 2 + r.pcr_values.size());
+  out[0] = r.nv ? kRecordNv : kRecordDa;
   size_t off = 1;
-  TSS2_RC rc = Tss2_MU_TPM2B_PUBLIC_Marshal(&r.pub, out.data(), out.size(), &off);
+  TSS2_RC rc = r.nv ? Tss2_MU_UINT32_Marshal(r.nv, out.data(), out.size(), &off) : TSS2_RC_SUCCESS;
+  if (rc == TSS2_RC_SUCCESS) rc = Tss2_MU_TPM2B_PUBLIC_Marshal(&r.pub, out.data(), out.size(), &off);
   if (rc == TSS2_RC_SUCCESS) rc = Tss2_MU_TPM2B_PRIVATE_Marshal(&r.priv, out.data(), out.size(), &off);
   if (rc == TSS2_RC_SUCCESS) rc = Tss2_MU_UINT16_Marshal(static_cast<UINT16>(r.pcr_values.size()), out.data(), out.size(), &off);
   if (rc != TSS2_RC_SUCCESS) throw_tss(rc, "encoding the sealed PIN record");
@@ -42,7 +47,9 @@ Record decode(ByteView b) {
   Record r;
   size_t off = 1;
   UINT16 n = 0;
-  if (b.empty() || b[0] != kRecordVersion ||
+  const bool nv = !b.empty() && b[0] == kRecordNv;
+  if (b.empty() || (b[0] != kRecordDa && !nv) ||
+      (nv && (Tss2_MU_UINT32_Unmarshal(b.data(), b.size(), &off, &r.nv) != TSS2_RC_SUCCESS || r.nv == 0)) ||
       Tss2_MU_TPM2B_PUBLIC_Unmarshal(b.data(), b.size(), &off, &r.pub) != TSS2_RC_SUCCESS ||
       Tss2_MU_TPM2B_PRIVATE_Unmarshal(b.data(), b.size(), &off, &r.priv) != TSS2_RC_SUCCESS ||
       Tss2_MU_UINT16_Unmarshal(b.data(), b.size(), &off, &n) != TSS2_RC_SUCCESS || off + n != b.size())
@@ -87,8 +94,11 @@ size_t digest_len(TPMI_ALG_HASH h) {
   }
 }
 
-// A policy (or trial) session with PolicyPCR(current values of `sel`) and PolicyAuthValue applied.
-ESYS_TR policy_session(Connection::Guard& g, const TPML_PCR_SELECTION& sel, TPM2_SE type) {
+// A policy (or trial) session with the sealed object's policy applied: PolicySecret(PIN-fail index, `auth`)
+// for a version 2 record, then PolicyPCR(current values of `sel`) when bound, then PolicyAuthValue. The
+// PIN-fail index comes first, so a wrong PIN is counted there and never reaches the DA-protected object.
+ESYS_TR policy_session(Connection::Guard& g, const TPML_PCR_SELECTION& sel, TPM2_SE type, TPM2_HANDLE nv,
+                       ByteView auth) {
   TPMT_SYM_DEF sym{};
   sym.algorithm = TPM2_ALG_NULL;
   ESYS_TR s = ESYS_TR_NONE;
@@ -96,8 +106,27 @@ ESYS_TR policy_session(Connection::Guard& g, const TPML_PCR_SELECTION& sel, TPM2
                                 nullptr, type, &sym, TPM2_ALG_SHA256, &s),
           "TPM2_StartAuthSession");
   try {
+    if (nv != 0) {
+      NvRef index(g, nv);
+      TPM2B_AUTH a{};
+      a.size = static_cast<UINT16>(std::min(auth.size(), sizeof a.buffer));
+      if (a.size != 0) std::memcpy(a.buffer, auth.data(), a.size);
+      const TSS2_RC set = Esys_TR_SetAuth(g.ctx(), index.tr(), &a);
+      secure_wipe(&a, sizeof a);
+      g.check(set, "Esys_TR_SetAuth");
+      TPM2B_TIMEOUT* timeout = nullptr;
+      TPMT_TK_AUTH* ticket = nullptr;
+      const TSS2_RC rc = Esys_PolicySecret(g.ctx(), index.tr(), s, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                           nullptr, nullptr, nullptr, 0, &timeout, &ticket);
+      Esys_Free(timeout), Esys_Free(ticket);
+      // The index refuses its authValue once pinCount reached pinLimit: this token's PIN is locked.
+      if (tpm_code(rc) == TPM2_RC_AUTH_UNAVAILABLE || tpm_code(rc) == TPM2_RC_NV_AUTHORIZATION)
+        throw TssError(CKR_PIN_LOCKED, "PIN locked: the TPM's retry limit for this token's PIN is reached", rc);
+      g.check(rc, "TPM2_PolicySecret (PIN-fail index)");
+    }
     TPM2B_DIGEST empty{};  // empty pcrDigest: the TPM uses the PCRs' current values
-    g.check(Esys_PolicyPCR(g.ctx(), s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty, &sel), "TPM2_PolicyPCR");
+    if (sel.count != 0)
+      g.check(Esys_PolicyPCR(g.ctx(), s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty, &sel), "TPM2_PolicyPCR");
     g.check(Esys_PolicyAuthValue(g.ctx(), s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE), "TPM2_PolicyAuthValue");
   } catch (...) {
     g.flush(s);
@@ -184,27 +213,32 @@ SecureBytes pin_auth(std::string_view token_uid, std::string_view role, ByteView
   return crypto::digest(CKM_SHA256, view(in));
 }
 
-SecureBytes seal_secret(Connection::Guard& g, ByteView secret, ByteView auth, const std::string& pcrs) {
+SecureBytes seal_secret(Connection::Guard& g, ByteView secret, ByteView auth, const std::string& pcrs,
+                        TPM2_HANDLE nv) {
   const TPML_PCR_SELECTION sel = parse_pcrs(pcrs, {});
   TPM2B_PUBLIC tmpl{};
   TPMT_PUBLIC& p = tmpl.publicArea;
   p.type = TPM2_ALG_KEYEDHASH;
   p.nameAlg = TPM2_ALG_SHA256;
-  p.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT;  // noDA clear: PIN guesses count
+  // noDA clear: with an NV index no right-PIN use ever fails here (a wrong PIN fails at the index first), but
+  // whoever redefines the index with an authValue of their own (NV names do not cover the authValue, and the
+  // owner hierarchy is open on most machines) still meets the dictionary-attack logic. See docs/tpm.md.
+  p.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT;
   p.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
   Record r;
-  if (sel.count == 0) {
+  r.nv = nv;
+  if (sel.count == 0 && nv == 0) {
     p.objectAttributes |= TPMA_OBJECT_USERWITHAUTH;
   } else {
-    // Trial session: the policy digest for PolicyPCR(today's values) + PolicyAuthValue.
-    ESYS_TR trial = policy_session(g, sel, TPM2_SE_TRIAL);
+    // userWithAuth clear: only the policy opens it. Trial session for its digest (the PIN is right here).
+    ESYS_TR trial = policy_session(g, sel, TPM2_SE_TRIAL, nv, auth);
     TPM2B_DIGEST* digest = nullptr;
     const TSS2_RC rc = Esys_PolicyGetDigest(g.ctx(), trial, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest);
     g.flush(trial);
     g.check(rc, "TPM2_PolicyGetDigest");
     p.authPolicy = *digest;
     Esys_Free(digest);
-    r.pcr_values = read_pcrs(g, sel, nullptr);
+    if (sel.count != 0) r.pcr_values = read_pcrs(g, sel, nullptr);
   }
   TPM2B_SENSITIVE_CREATE sens{};
   require(auth.size() <= sizeof sens.sensitive.userAuth.buffer && secret.size() <= sizeof sens.sensitive.data.buffer,
@@ -219,17 +253,24 @@ SecureBytes seal_secret(Connection::Guard& g, ByteView secret, ByteView auth, co
   return encode(r);
 }
 
+TPM2_HANDLE sealed_nv_index(ByteView record) {
+  if (record.size() < 5 || record[0] != kRecordNv) return 0;
+  return decode(record).nv;
+}
+
 SecureBytes unseal_secret(Connection::Guard& g, ByteView record, ByteView auth, const std::string& pcrs) {
   const Record r = decode(record);
   const TPML_PCR_SELECTION sel = parse_pcrs(pcrs, {});
-  // The TPM's dictionary-attack counter is shared by every user of the TPM. Never spend its last attempt:
-  // a PIN guess here must not lock the whole TPM (tpm2-pkcs11 does; our own per-token counter is core's).
-  g.refresh_variable_state();
-  const TpmInfo& da = g.info();
-  if (da.in_lockout || (da.max_auth_fail > 1 && da.lockout_counter + 1 >= da.max_auth_fail))
-    fail(CKR_PIN_LOCKED, "the TPM's dictionary-attack protection is " +
-                             std::string(da.in_lockout ? "in lockout" : "one failure from lockout") + " (" +
-                             lockout_text(da) + "); no PIN is tried until it recovers");
+  if (r.nv == 0) {
+    // Version 1: the TPM's dictionary-attack counter is shared by every user of the TPM. Never spend its last
+    // attempt: a PIN guess here must not lock the whole TPM (tpm2-pkcs11 does; our own counter is core's).
+    g.refresh_variable_state();
+    const TpmInfo& da = g.info();
+    if (da_refuses(da))
+      fail(CKR_PIN_LOCKED, "the TPM's dictionary-attack protection is " +
+                               std::string(da.in_lockout ? "in lockout" : "one failure from lockout") + " (" +
+                               lockout_text(da) + "); no PIN is tried until it recovers");
+  }
   ESYS_TR h = ESYS_TR_NONE;
   ESYS_TR session = ESYS_TR_PASSWORD;
   TPM2B_SENSITIVE_DATA* out = nullptr;
@@ -240,10 +281,12 @@ SecureBytes unseal_secret(Connection::Guard& g, ByteView record, ByteView auth, 
   };
   TSS2_RC rc = TSS2_RC_SUCCESS;
   try {
-    // Load, authorise and unseal as one exchange: on a raw TPM another client may flush the object in
-    // between, and then all of it runs again (an auth failure is never retried: the PIN object counts).
+    // Authorise, load and unseal as one exchange: on a raw TPM another client may flush the object in
+    // between, and then all of it runs again (an auth failure is never retried: it counts). The policy comes
+    // first: a wrong PIN then costs no TPM2_Load.
     rc = g.retrying([&] {
       release();
+      if (sel.count != 0 || r.nv != 0) session = policy_session(g, sel, TPM2_SE_POLICY, r.nv, auth);
       h = g.load_transient(r.pub, r.priv);
       TPM2B_AUTH a{};
       a.size = static_cast<UINT16>(std::min(auth.size(), sizeof a.buffer));
@@ -251,7 +294,6 @@ SecureBytes unseal_secret(Connection::Guard& g, ByteView record, ByteView auth, 
       const TSS2_RC set = Esys_TR_SetAuth(g.ctx(), h, &a);
       secure_wipe(&a, sizeof a);
       g.check(set, "Esys_TR_SetAuth");
-      if (sel.count != 0) session = policy_session(g, sel, TPM2_SE_POLICY);
       return Esys_Unseal(g.ctx(), h, session, ESYS_TR_NONE, ESYS_TR_NONE, &out);
     });
   } catch (...) {
@@ -266,15 +308,25 @@ SecureBytes unseal_secret(Connection::Guard& g, ByteView record, ByteView auth, 
     return secret;
   }
   const TSS2_RC code = tpm_code(rc);
-  if (code == TPM2_RC_POLICY_FAIL || code == TPM2_RC_PCR_CHANGED) {
+  if ((code == TPM2_RC_POLICY_FAIL || code == TPM2_RC_PCR_CHANGED) && sel.count != 0) {
     const std::string changed = changed_pcrs(g, sel, view(r.pcr_values));
     log::error("TPM token: the PCR policy " + pcrs_text(sel) + " of the sealed master key no longer holds; changed: " +
                changed);
     throw TssError(CKR_FUNCTION_FAILED, "boot state changed: PCR policy " + pcrs_text(sel) +
                    " no longer holds (changed: " + changed + ")", rc);
   }
+  if (code == TPM2_RC_POLICY_FAIL) {  // not the PIN, not PCRs: the PIN-fail index is another one than at sealing
+    log::error("TPM token: the sealed master key's policy no longer holds: its PIN-fail NV index was replaced");
+    throw TssError(CKR_DEVICE_ERROR, "the PIN-fail NV index of this token was replaced", rc);
+  }
+  if (code == TPM2_RC_LOCKOUT && r.nv != 0)  // other users' failures put the TPM in lockout; the PIN was right
+    throw TssError(CKR_PIN_LOCKED, "the TPM is in dictionary-attack lockout (failures of other TPM users)", rc);
   g.check(rc, "TPM2_Unseal");
   fail(CKR_GENERAL_ERROR, "unreachable");
+}
+
+bool da_refuses(const TpmInfo& da) {
+  return da.in_lockout || (da.max_auth_fail > 1 && da.lockout_counter + 1 >= da.max_auth_fail);
 }
 
 }  // namespace keyseal::tpm

@@ -5,7 +5,9 @@
 #include "softtoken/soft_backend.h"
 #include "tpm/tpm_backend.h"
 
+#include <atomic>
 #include <chrono>
+#include <map>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -25,11 +27,13 @@ class TpmBackend final : public core::Backend {
   bool supports(CK_MECHANISM_TYPE mechanism) const override;
   void limit_mechanism_info(CK_MECHANISM_TYPE mechanism, CK_MECHANISM_INFO& info) const override;
 
-  SecureBytes create_master_key(store::TokenDb& db, ByteView so_pin) override;
+  SecureBytes create_master_key(store::TokenDb& db, ByteView so_pin, uint32_t pin_limit) override;
+  std::optional<PinCounter> pin_counter(store::TokenDb& db, CK_USER_TYPE who) override;
   SecureBytes unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView pin) override;
   void set_pin(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) override;
   bool has_pin(store::TokenDb& db, CK_USER_TYPE who) override;
   void remove_pin(store::TokenDb& db, CK_USER_TYPE who) override;
+  void after_unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin) override;
   void fill_token_info(store::TokenDb& db, CK_TOKEN_INFO& info) override;
 
   void generate_key_pair(const MechanismParams& m, core::AttributeMap& pub, core::AttributeMap& priv) override;
@@ -53,6 +57,14 @@ class TpmBackend final : public core::Backend {
   void with_esys(const std::function<void(ESYS_CONTEXT*)>& fn);
 
  private:
+  // Seals the master key for `who` behind a new PIN-fail index with `limit` (or, when the TPM gives none and
+  // !only_with_index, the version 1 way), stores the record and frees the role's previous index. False when
+  // only_with_index and there was no index.
+  bool seal_pin(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteView pin, uint32_t limit,
+                bool only_with_index);
+  uint32_t limit_of(store::TokenDb& db);  // the token's limit, for a role's new index
+  void forget_counter(uint32_t nv);
+
   std::shared_ptr<Connection> conn_;
   Options options_;
   std::unique_ptr<TpmInfo> info_;  // the probe at connect time
@@ -60,6 +72,14 @@ class TpmBackend final : public core::Backend {
   std::mutex lockout_mu_;  // the TPM's lockout state for token info, re-read at most every 2 s
   std::chrono::steady_clock::time_point lockout_checked_{};
   bool in_lockout_ = false;
+  bool da_refuses_ = false;  // a version 1 PIN would be refused (lockout, or one failure from it)
+  struct CachedCounter {
+    PinCounter count;
+    std::chrono::steady_clock::time_point read_at;
+  };
+  std::mutex counter_mu_;  // PIN-fail index reads, by NV handle, kept 1 s (C_GetTokenInfo polling)
+  std::map<uint32_t, CachedCounter> counters_;
+  std::atomic<bool> nv_unavailable_{false};  // a version 1 upgrade found no index: not asked again
 };
 
 }  // namespace keyseal::tpm

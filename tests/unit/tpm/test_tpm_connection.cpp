@@ -57,7 +57,7 @@ TEST_F(TpmConnectionTest, TpmKilledGivesDeviceErrorAndRestartWorks) {
   EXPECT_EQ(rv_of([&] { sign(*backend_, k, mech(CKM_ECDSA_SHA256), view(data)); }), CKR_DEVICE_ERROR);
   EXPECT_EQ(rv_of([&] { sign(*backend_, k, mech(CKM_ECDSA_SHA256), view(data)); }), CKR_DEVICE_ERROR);  // still gone
   auto db = new_db();
-  EXPECT_EQ(rv_of([&] { backend_->create_master_key(*db, view(bytes("pin"))); }), CKR_DEVICE_ERROR);
+  EXPECT_EQ(rv_of([&] { backend_->create_master_key(*db, view(bytes("pin")), 10); }), CKR_DEVICE_ERROR);
   EXPECT_FALSE(backend_->status().present);
   swtpm_.start();  // same state directory, same port
   SecureBytes sig = sign(*backend_, k, mech(CKM_ECDSA_SHA256), view(data));
