@@ -2,6 +2,7 @@
 // 2.3.3 EC key objects; TPM 2.0 Part 2 section 12.2 TPMT_PUBLIC, 12.3 TPMT_SENSITIVE).
 #include "tpm/key_blobs.h"
 
+#include "common/log.h"
 #include "crypto/keys.h"
 #include "crypto/random.h"
 #include "tpm/tss_errors.h"
@@ -96,6 +97,19 @@ crypto::Curve curve_of(TPMI_ECC_CURVE c) {
   }
 }
 
+// The uncompressed point 04||x||y of a TPM EC public area.
+SecureBytes ec_point_of(const TPMT_PUBLIC& p) {
+  const size_t len = curve_bytes(p.parameters.eccDetail.curveID);
+  SecureBytes point(1 + 2 * len, 0);
+  point[0] = 0x04;
+  const auto& x = p.unique.ecc.x;
+  const auto& y = p.unique.ecc.y;
+  require(x.size <= len && y.size <= len, CKR_DEVICE_ERROR, "TPM returned a malformed EC point");
+  std::memcpy(point.data() + 1 + len - x.size, x.buffer, x.size);
+  std::memcpy(point.data() + 1 + 2 * len - y.size, y.buffer, y.size);
+  return point;
+}
+
 // CKA_MODULUS/CKA_PUBLIC_EXPONENT or CKA_EC_PARAMS/CKA_EC_POINT from the TPM's public area; the public key
 // info on both objects.
 void put_public_values(const TPMT_PUBLIC& p, AttributeMap* pub, AttributeMap& priv) {
@@ -112,14 +126,7 @@ void put_public_values(const TPMT_PUBLIC& p, AttributeMap* pub, AttributeMap& pr
     if (pub) core::set_ulong(*pub, CKA_MODULUS_BITS, p.parameters.rsaDetail.keyBits);
     return;
   }
-  const size_t len = curve_bytes(p.parameters.eccDetail.curveID);
-  SecureBytes point(1 + 2 * len, 0);
-  point[0] = 0x04;
-  const auto& x = p.unique.ecc.x;
-  const auto& y = p.unique.ecc.y;
-  require(x.size <= len && y.size <= len, CKR_DEVICE_ERROR, "TPM returned a malformed EC point");
-  std::memcpy(point.data() + 1 + len - x.size, x.buffer, x.size);
-  std::memcpy(point.data() + 1 + 2 * len - y.size, y.buffer, y.size);
+  const SecureBytes point = ec_point_of(p);
   const SecureBytes params = crypto::ec_params_der(curve_of(p.parameters.eccDetail.curveID));
   const SecureBytes info = crypto::public_key_info(crypto::ec_public_key(view(params), view(point)));
   for (AttributeMap* a : {pub, &priv}) {
@@ -142,6 +149,46 @@ TPM2B_AUTH auth_of(ByteView a) {
   TPM2B_AUTH t{};
   put(t, a);
   return t;
+}
+
+bool same(ByteView a, ByteView b) { return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin()); }
+
+// The key a blob holds must be the key the object describes. A key that claims it was made in the token
+// (CKA_LOCAL) or never left it (CKA_NEVER_EXTRACTABLE) must be one the TPM made and cannot export:
+// fixedTPM, fixedParent and sensitiveDataOrigin (an imported key has none of them, and says CKA_LOCAL false).
+// Its public values must be the blob's: a blob swapped in from another key (say one the attacker imported
+// under the same SRK) is refused even if the record itself were not authenticated.
+void check_blob_fits(const AttributeMap& a, const TPMT_PUBLIC& p) {
+  auto refuse = [](const std::string& why) {
+    log::error("TPM token: key refused at load: " + why);
+    fail(CKR_KEY_HANDLE_INVALID, "the key's TPM blob " + why);
+  };
+  constexpr TPMA_OBJECT kMadeInside =
+      TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN;
+  const bool claims_inside = core::get_bool(a, CKA_LOCAL).value_or(false) ||
+                             core::get_bool(a, CKA_NEVER_EXTRACTABLE).value_or(false);
+  if (claims_inside && (p.objectAttributes & kMadeInside) != kMadeInside)
+    refuse("lacks fixedTPM/fixedParent/sensitiveDataOrigin although the key claims CKA_LOCAL or "
+           "CKA_NEVER_EXTRACTABLE");
+  const CK_KEY_TYPE kt = core::get_ulong(a, CKA_KEY_TYPE).value_or(CK_UNAVAILABLE_INFORMATION);
+  if (kt == CKK_RSA) {
+    if (p.type != TPM2_ALG_RSA) refuse("is not an RSA key");
+    const ByteView n = attr(a, CKA_MODULUS);
+    if (!n.empty() && !same(strip_zeros(n), strip_zeros(ByteView(p.unique.rsa.buffer, p.unique.rsa.size))))
+      refuse("holds another RSA modulus than the key's CKA_MODULUS");
+  } else if (kt == CKK_EC) {
+    if (p.type != TPM2_ALG_ECC) refuse("is not an EC key");
+    const SecureBytes params = crypto::ec_params_der(curve_of(p.parameters.eccDetail.curveID));
+    const ByteView have_params = attr(a, CKA_EC_PARAMS);
+    if (!have_params.empty() && !same(have_params, view(params))) refuse("is on another curve than CKA_EC_PARAMS");
+    const SecureBytes point = ec_point_of(p);
+    const ByteView have_point = attr(a, CKA_EC_POINT), have_info = attr(a, CKA_PUBLIC_KEY_INFO);
+    if (!have_point.empty() && !same(have_point, view(crypto::der_octet_string(view(point)))))
+      refuse("holds another EC point than the key's CKA_EC_POINT");
+    if (have_point.empty() && !have_info.empty() &&
+        !same(have_info, view(crypto::public_key_info(crypto::ec_public_key(view(params), view(point))))))
+      refuse("holds another EC public key than the key's CKA_PUBLIC_KEY_INFO");
+  }
 }
 
 }  // namespace
@@ -186,6 +233,7 @@ KeyBlobs blobs_of(const AttributeMap& a) {
   require(auth != nullptr, CKR_USER_NOT_LOGGED_IN, "the key's TPM authorization is not unsealed (login needed)");
   KeyBlobs k;
   k.pub = unmarshal_public(view(*pub));
+  check_blob_fits(a, k.pub.publicArea);
   k.priv = unmarshal_private(view(*priv));
   if (const SecureBytes* parent = core::get_bytes(a, kAttrParent)) {
     require(parent->size() <= sizeof k.parent.name, CKR_DEVICE_ERROR, "stored TPM parent name is malformed");

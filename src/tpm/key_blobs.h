@@ -18,8 +18,10 @@ SecureBytes marshal_private(const TPM2B_PRIVATE& p);
 TPM2B_PUBLIC unmarshal_public(ByteView b);    // CKR_DEVICE_ERROR when malformed
 TPM2B_PRIVATE unmarshal_private(ByteView b);
 
-// The blobs of a private key object; CKR_KEY_HANDLE_INVALID when it holds none, CKR_USER_NOT_LOGGED_IN when
-// its authValue is not loaded.
+// The blobs of a private key object, checked against it: CKR_KEY_HANDLE_INVALID (and an error log line) when
+// it holds none, when it claims CKA_LOCAL or CKA_NEVER_EXTRACTABLE but the blob lacks fixedTPM, fixedParent or
+// sensitiveDataOrigin, or when the blob's public key is not the object's (CKA_MODULUS, CKA_EC_PARAMS,
+// CKA_EC_POINT or CKA_PUBLIC_KEY_INFO). CKR_USER_NOT_LOGGED_IN when its authValue is not loaded.
 KeyBlobs blobs_of(const core::AttributeMap& a);
 
 size_t curve_bytes(TPMI_ECC_CURVE c);               // 32, 48, 66
