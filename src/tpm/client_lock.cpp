@@ -126,30 +126,71 @@ void ClientLock::open_file() {
   pid_ = ::getpid();
 }
 
+namespace {
+
+// Waiters announce themselves with a shared OFD lock on one byte past the generation (independent of the flock;
+// released with the descriptor if the process dies), so that a client coming back for its next exchange lets
+// them in first instead of winning every race against their polling.
+constexpr off_t kWaitingByte = 64;
+
+bool set_waiting(int fd, bool on) {
+  struct flock fl {};
+  fl.l_type = on ? F_RDLCK : F_UNLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = kWaitingByte;
+  fl.l_len = 1;
+  return ::fcntl(fd, F_OFD_SETLK, &fl) == 0;
+}
+
+bool others_waiting(int fd) {
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = kWaitingByte;
+  fl.l_len = 1;
+  return ::fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
+struct Waiting {
+  int fd;
+  explicit Waiting(int f) : fd(f) { (void)set_waiting(fd, true); }
+  ~Waiting() { (void)set_waiting(fd, false); }
+};
+
+}  // namespace
+
 uint64_t ClientLock::acquire() {
   if (!enabled_) return 0;
   open_file();
-  // flock has no timeout: try without blocking, then poll with a growing pause (at most 5 ms, so a waiter
-  // still gets in between a busy holder's exchanges) until max_wait has passed.
-  const auto deadline = std::chrono::steady_clock::now() + opt_.max_wait;
-  std::chrono::microseconds pause{200};
-  while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-    const int err = errno;
-    if (err == EINTR) continue;
-    if (err != EWOULDBLOCK)
-      fail(CKR_DEVICE_ERROR, "cannot lock the TPM client lock " + path_ + ": " + std::strerror(err));
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline)
-      fail(CKR_DEVICE_ERROR,
-           "the TPM client lock " + path_ + " is held by another process (of this user, sharing the TPM) for more than " +
-               std::to_string(opt_.max_wait.count()) + " ms; a hung keyseal client?");
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
-    pause = std::min(pause * 2, std::chrono::microseconds{5000});
-  }
+  const bool queue_behind = others_waiting(fd_);
+  if (queue_behind || ::flock(fd_, LOCK_EX | LOCK_NB) != 0) wait_for_lock(queue_behind);
   held_ = true;
   uint64_t gen = 0;
   if (::pread(fd_, &gen, sizeof gen, 0) != static_cast<ssize_t>(sizeof gen)) gen = 0;
   return gen;
+}
+
+// flock has no timeout: poll without blocking until max_wait has passed. The pause stays short (at most 0.5 ms)
+// because the lock changes hands between TPM exchanges of a few milliseconds; a client that found others
+// waiting sleeps one full pause before its first try, so they get the lock before it does.
+void ClientLock::wait_for_lock(bool queue_behind) {
+  constexpr std::chrono::microseconds kMaxPause{500};
+  const auto deadline = std::chrono::steady_clock::now() + opt_.max_wait;
+  Waiting announce(fd_);
+  std::chrono::microseconds pause = queue_behind ? kMaxPause : std::chrono::microseconds{50};
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline)
+      fail(CKR_DEVICE_ERROR, "the TPM client lock " + path_ +
+                                 " is held by another process (of this user, sharing the TPM) for more than " +
+                                 std::to_string(opt_.max_wait.count()) + " ms; a hung keyseal client?");
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+    pause = std::min(pause * 2, kMaxPause);
+    if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return;
+    const int err = errno;
+    if (err != EWOULDBLOCK && err != EINTR)
+      fail(CKR_DEVICE_ERROR, "cannot lock the TPM client lock " + path_ + ": " + std::strerror(err));
+  }
 }
 
 void ClientLock::release() noexcept {

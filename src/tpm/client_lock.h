@@ -48,6 +48,7 @@ class ClientLock {
 
  private:
   void open_file();
+  void wait_for_lock(bool queue_behind);
   bool enabled_ = false;
   Options opt_;
   std::string name_;  // file name inside the directory: one per TCTI string
