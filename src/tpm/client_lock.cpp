@@ -95,8 +95,10 @@ void ClientLock::open_file() {
   }
   if (!runtime.empty() && runtime[0] == '/') {
     dfd.fd = open_private_dir(runtime, false, why);
-    if (dfd.fd >= 0) dir = runtime;
-    else log::info("XDG_RUNTIME_DIR " + runtime + " not used for the TPM client lock: " + why);
+    if (dfd.fd >= 0)
+      dir = runtime;
+    else
+      log::info("XDG_RUNTIME_DIR " + runtime + " not used for the TPM client lock: " + why);
   }
   if (dfd.fd < 0) {
     dir = opt_.tmp_dir + "/keyseal-" + std::to_string(::geteuid());

@@ -25,7 +25,7 @@ class ClientLock {
   static constexpr std::chrono::milliseconds kDefaultMaxWait{60'000};
 
   struct Options {
-    std::string runtime_dir;  // "" = $XDG_RUNTIME_DIR
+    std::string runtime_dir;       // "" = $XDG_RUNTIME_DIR
     std::string tmp_dir = "/tmp";  // where keyseal-<euid> is made when runtime_dir is unusable
     std::chrono::milliseconds max_wait = kDefaultMaxWait;
   };

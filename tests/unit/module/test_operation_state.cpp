@@ -193,7 +193,8 @@ TEST_F(ModuleTest, SizeQueriesForHugeInputsDoNotWrap) {
     for (CK_ULONG len : {kHuge, kHuge - 15, kHuge / 2}) {
       ASSERT_EQ(C_EncryptInit(s, &m, key), CKR_OK);
       CK_ULONG n = 0;
-      EXPECT_EQ(C_Encrypt(s, data.data(), len, nullptr, &n), CKR_DATA_LEN_RANGE) << m.mechanism << " " << len << " " << n;
+      EXPECT_EQ(C_Encrypt(s, data.data(), len, nullptr, &n), CKR_DATA_LEN_RANGE)
+          << m.mechanism << " " << len << " " << n;
       // The failed query ended the operation (section 5.8: only CKR_OK size queries and CKR_BUFFER_TOO_SMALL
       // leave it active).
       EXPECT_EQ(C_Encrypt(s, data.data(), 16, nullptr, &n), CKR_OPERATION_NOT_INITIALIZED);

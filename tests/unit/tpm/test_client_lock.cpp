@@ -44,8 +44,10 @@ class ClientLockTest : public ::testing::Test {
     if (const char* x = std::getenv("XDG_RUNTIME_DIR")) saved_xdg_ = x;
   }
   void TearDown() override {
-    if (saved_xdg_) ::setenv("XDG_RUNTIME_DIR", saved_xdg_->c_str(), 1);
-    else ::unsetenv("XDG_RUNTIME_DIR");
+    if (saved_xdg_)
+      ::setenv("XDG_RUNTIME_DIR", saved_xdg_->c_str(), 1);
+    else
+      ::unsetenv("XDG_RUNTIME_DIR");
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
