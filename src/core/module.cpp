@@ -184,6 +184,7 @@ CK_SESSION_HANDLE Module::open_session(CK_SLOT_ID id, CK_FLAGS flags) {
   std::shared_ptr<Token> t = token_of(id);
   require(t != nullptr, CKR_TOKEN_NOT_RECOGNIZED, "the token in this slot is not initialised");
   const bool rw = flags & CKF_RW_SESSION;
+  if (rw) require(!t->write_protected(), CKR_TOKEN_WRITE_PROTECTED, "the token's store is read-only");
   if (!rw) require(t->login_state() != LoginState::so, CKR_SESSION_READ_WRITE_SO_EXISTS, "the SO is logged in");
   const CK_SESSION_HANDLE h = new_session_handle();
   std::shared_lock slots(slots_mu_);  // C_InitToken checks "no sessions" under the exclusive lock

@@ -102,6 +102,8 @@ std::shared_ptr<Token> Token::create(CK_SLOT_ID slot, const std::filesystem::pat
 
 std::string Token::label() const { return meta_string(*db_, "label"); }
 
+bool Token::write_protected() const { return db_->read_only(); }
+
 uint32_t Token::failures(CK_USER_TYPE who) {
   auto v = db_->get_meta(who == CKU_SO ? store::kPinFailuresSo : store::kPinFailuresUser);
   if (!v || v->empty()) return 0;
@@ -142,6 +144,7 @@ void Token::fill_info(CK_TOKEN_INFO& info, CK_ULONG sessions, CK_ULONG rw_sessio
   put_padded(info.serialNumber, uid_.substr(0, 16));
   CK_FLAGS f = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_TOKEN_INITIALIZED;
   if (backend_->has_pin(*db_, CKU_USER)) f |= CKF_USER_PIN_INITIALIZED;
+  if (db_->read_only()) f |= CKF_WRITE_PROTECTED;
   for (CK_USER_TYPE who : {CKU_USER, CKU_SO}) {
     // The same counter C_Login consults: the backend's (a TPM PIN-fail index) where it keeps one.
     uint32_t n = 0, max = 0;
@@ -191,6 +194,12 @@ SecureBytes Token::verify_pin(CK_USER_TYPE who, ByteView pin) {
       log::warn("token in slot " + std::to_string(slot_) + ": record upgrade after login failed: " + e.detail);
     }
     return mk;
+  }
+  if (db_->read_only()) {
+    // A store on a read-only medium cannot count: its lock state is honoured, wrong PINs are not counted
+    // (docs/security.md; whoever reads the medium can copy the file and guess against the copy anyway).
+    if (failures(acct) >= pin_limit()) fail(CKR_PIN_LOCKED, std::string(role(acct)) + " PIN is locked");
+    return backend_->unlock(*db_, acct, pin);
   }
   // The attempt is counted before the PIN is tried, in one store transaction, so parallel guesses (threads or
   // processes) cannot get past the limit; a right PIN sets the count back. The limit is the token's own.
@@ -259,6 +268,15 @@ void Token::login(CK_USER_TYPE who, ByteView pin) {
 }
 
 RecordKeys Token::open_records(ByteView master_key) {
+  if (db_->read_only()) {
+    // Nothing can be upgraded or repaired on a read-only medium: records are read as they are stored.
+    const bool authenticated = records_authenticated();
+    RecordKeys keys = derive_record_keys(master_key, uid_, authenticated);
+    auto tag = db_->get_meta(kSettingsTagKey);
+    if (authenticated && (!tag || !equal_constant_time(view(*tag), view(settings_tag(keys, uid_, pin_limit())))))
+      log::error("token in slot " + std::to_string(slot_) + ": its settings were changed outside keyseal");
+    return keys;
+  }
   RecordKeys keys = derive_record_keys(master_key, uid_, true);
   db_->transaction([&] {
     if (!records_authenticated()) {

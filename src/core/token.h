@@ -49,6 +49,7 @@ class Token {
   Backend& backend() { return *backend_; }
   void fill_info(CK_TOKEN_INFO& info, CK_ULONG sessions, CK_ULONG rw_sessions);
   std::string label() const;
+  bool write_protected() const;  // the store is on a read-only medium (CKF_WRITE_PROTECTED)
 
   // C_InitToken on an initialised token: checks the SO PIN, destroys every object, removes the user PIN.
   void reinitialize(ByteView so_pin, ByteView label32);

@@ -6,6 +6,8 @@
 #include "store/token_schema.h"
 
 #include <sqlite3.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <array>
 #include <mutex>
@@ -82,6 +84,7 @@ struct TokenDb::Impl {
   pid_t pid = ::getpid();
   std::recursive_mutex mu;
   int tx_depth = 0;
+  bool read_only = false;
   Statement get_meta, set_meta, delete_meta, meta_keys, insert, update, remove, load, count, remove_all, data_version, begin,
       commit, rollback;
   std::array<std::unique_ptr<Statement>, 64> find;
@@ -130,6 +133,35 @@ struct TokenDb::Impl {
   }
 };
 
+namespace {
+
+// Whether the token file and its directory (where SQLite keeps the -wal and -shm files) can be written: a
+// read-only mount (EROFS) or missing write permission says no. Root passes permission checks, not EROFS.
+bool storage_writable(const std::filesystem::path& file) {
+  const std::filesystem::path dir = file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
+  struct statvfs vfs {};
+  if (::statvfs(dir.c_str(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) return false;
+  return ::access(file.c_str(), W_OK) == 0 && ::access(dir.c_str(), W_OK) == 0;
+}
+
+// A path as an SQLite URI path: '%', '?' and '#' escaped.
+std::string uri_path(const std::filesystem::path& file) {
+  std::string out;
+  for (char c : std::filesystem::absolute(file).string()) {
+    if (c == '%' || c == '?' || c == '#') {
+      static const char* hex = "0123456789ABCDEF";
+      out += '%';
+      out += hex[(static_cast<unsigned char>(c) >> 4) & 15];
+      out += hex[static_cast<unsigned char>(c) & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 TokenDb::TokenDb(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 TokenDb::~TokenDb() {
@@ -143,10 +175,22 @@ std::unique_ptr<TokenDb> TokenDb::open(const std::filesystem::path& file, OpenMo
   auto impl = std::make_unique<Impl>();
   impl->path = file;
   try {
-    int rc = sqlite3_open_v2(file.c_str(), &impl->conn.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    // A token on a read-only medium (a read-only mount, a write-protected file) opens read-only: usable,
+    // reported as CKF_WRITE_PROTECTED, instead of disabled. SQLite cannot keep a WAL file there, so the file
+    // is opened immutable: nothing can be changing it.
+    const bool writable = mode == OpenMode::create_new || storage_writable(file);
+    impl->read_only = !writable;
+    int rc;
+    if (writable) {
+      rc = sqlite3_open_v2(file.c_str(), &impl->conn.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    } else {
+      const std::string uri = "file:" + uri_path(file) + "?mode=ro&immutable=1";
+      rc = sqlite3_open_v2(uri.c_str(), &impl->conn.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+    }
     if (rc != SQLITE_OK) fail_sqlite(impl->conn.db, rc, "cannot open");
     configure_connection(impl->conn.db);
-    check_token_and_enable_wal(impl->conn.db);
+    check_token_and_enable_wal(impl->conn.db, impl->read_only);
     impl->prepare();
   } catch (const Error& e) {
     fail(CKR_TOKEN_NOT_RECOGNIZED, file.string() + ": " + e.detail);
@@ -155,6 +199,8 @@ std::unique_ptr<TokenDb> TokenDb::open(const std::filesystem::path& file, OpenMo
 }
 
 const std::filesystem::path& TokenDb::path() const { return impl_->path; }
+
+bool TokenDb::read_only() const { return impl_->read_only; }
 
 std::optional<SecureBytes> TokenDb::get_meta(std::string_view key) {
   auto l = impl_->lock();

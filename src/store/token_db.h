@@ -60,6 +60,9 @@ class TokenDb {
   TokenDb& operator=(const TokenDb&) = delete;
 
   const std::filesystem::path& path() const;
+  // Opened read-only because the file or its directory cannot be written (a read-only mount): every write
+  // fails, and callers report the token as write-protected.
+  bool read_only() const;
 
   std::optional<SecureBytes> get_meta(std::string_view key);
   void set_meta(std::string_view key, ByteView value);

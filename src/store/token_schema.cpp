@@ -120,7 +120,7 @@ void create_token_file(const std::filesystem::path& file) {
   }
 }
 
-void check_token_and_enable_wal(sqlite3* db) {
+void check_token_and_enable_wal(sqlite3* db, bool read_only) {
   Statement app(db, "PRAGMA application_id");
   app.step();
   int64_t id = app.column_int(0);
@@ -150,6 +150,7 @@ void check_token_and_enable_wal(sqlite3* db) {
   std::string result = check.column_text(0);
   check.reset();
   if (result != "ok") fail(CKR_TOKEN_NOT_RECOGNIZED, "corrupt: " + result.substr(0, 200));
+  if (read_only) return;  // immutable: no WAL, nothing written
 
   Statement wal(db, "PRAGMA journal_mode=WAL");
   require(wal.step() && wal.column_text(0) == "wal", CKR_TOKEN_NOT_RECOGNIZED, "cannot use WAL journal mode");

@@ -23,6 +23,6 @@ void configure_connection(sqlite3* db);
 // Throws Error (any rv; the caller reports CKR_TOKEN_NOT_RECOGNIZED) with the reason when the open database
 // is not a keyseal token of a supported schema version, holds unexpected schema objects, or fails
 // PRAGMA quick_check. Then switches the connection to WAL with synchronous=NORMAL.
-void check_token_and_enable_wal(sqlite3* db);
+void check_token_and_enable_wal(sqlite3* db, bool read_only = false);
 
 }  // namespace keyseal::store
