@@ -47,6 +47,7 @@ bool command_takes(Command c, Opt o) {
   if (o == Opt::id || o == Opt::p12_pass_file || o == Opt::out) return false;
   if (c == Command::fingerprint) return o == Opt::slot || o == Opt::pin;
   if (c == Command::recover) return o == Opt::slot;
+  if (c == Command::bind_tpm) return o == Opt::slot || o == Opt::pin || o == Opt::so_pin;
   switch (c) {
     case Command::init: return true;
     case Command::list: return o == Opt::pin || o == Opt::slot;
@@ -63,6 +64,7 @@ Command parse_command(std::string_view word) {
   if (word == "import-cert") return Command::import_cert;
   if (word == "fingerprint") return Command::fingerprint;
   if (word == "recover") return Command::recover;
+  if (word == "bind-tpm") return Command::bind_tpm;
   throw UsageError("unknown command '" + std::string(word) + "'");
 }
 
@@ -128,6 +130,7 @@ std::string_view command_name(Command c) {
     case Command::import_cert: return "import-cert";
     case Command::fingerprint: return "fingerprint";
     case Command::recover: return "recover";
+    case Command::bind_tpm: return "bind-tpm";
     default: return "";
   }
 }
@@ -152,8 +155,12 @@ Options parse_args(std::span<char*> args) {
       o.version = true;
       continue;
     }
-    if (a == "--recovery-code") {  // init (soft tokens)
+    if (a == "--recovery-code") {  // init, bind-tpm (soft tokens)
       o.recovery_code = true;
+      continue;
+    }
+    if (a == "--bind-tpm") {  // init (soft tokens)
+      o.bind_tpm = true;
       continue;
     }
     if (a == "--public" || a == "--cert") {
@@ -217,8 +224,11 @@ Options parse_args(std::span<char*> args) {
   check_key_command(o);
   if (o.command == Command::none) throw UsageError("no command given");
   if (o.module && o.module->empty()) throw UsageError("--module needs a path");
-  if (o.recovery_code && o.command != Command::init) throw UsageError("option --recovery-code is only for 'init'");
+  if (o.recovery_code && o.command != Command::init && o.command != Command::bind_tpm)
+    throw UsageError("option --recovery-code is only for 'init' and 'bind-tpm'");
+  if (o.bind_tpm && o.command != Command::init) throw UsageError("option --bind-tpm is only for 'init'");
   if (o.command == Command::recover && !o.slot) throw UsageError("recover needs --slot");
+  if (o.command == Command::bind_tpm && !o.slot) throw UsageError("bind-tpm needs --slot");
   if (o.command == Command::fingerprint && o.pin && !o.slot) throw UsageError("fingerprint --pin needs --slot");
   if (o.command == Command::init) {
     if (o.pcrs && (o.pcrs->empty() || o.pcrs->find(':') == std::string::npos))
@@ -226,6 +236,8 @@ Options parse_args(std::span<char*> args) {
     if (o.pcrs && o.backend && *o.backend == "soft") throw UsageError("--pcrs is for TPM tokens, not --backend soft");
     if (o.recovery_code && o.backend && *o.backend == "tpm")
       throw UsageError("--recovery-code is for soft tokens; a TPM token cannot move to new hardware");
+    if (o.bind_tpm && o.backend && *o.backend == "tpm")
+      throw UsageError("--bind-tpm is for soft tokens; a TPM token's keys are the TPM's already");
     if (!o.label) throw UsageError("init needs --label");
     if (o.label->empty()) throw UsageError("--label must not be empty");
     if (o.label->size() > 32) throw UsageError("--label is longer than 32 bytes (PKCS#11 token label limit)");
@@ -243,7 +255,7 @@ std::string usage_text(Command c) {
   switch (c) {
     case Command::init:
       return "Usage: keyseal init --label LABEL [--so-pin PIN] [--pin PIN] [--backend soft|tpm] [--slot ID]\n"
-             "         [--backend auto] [--pcrs LIST] [--recovery-code]\n"
+             "         [--backend auto] [--pcrs LIST] [--recovery-code] [--bind-tpm]\n"
              "Initialise an empty token: set its label and SO PIN, then the user PIN.\n"
              "PINs not given as options are asked on the terminal (twice, without echo).\n"
              "  --label LABEL   token label, at most 32 bytes\n"
@@ -255,6 +267,9 @@ std::string usage_text(Command c) {
              "  --recovery-code print a recovery code once (soft tokens); 'keyseal recover' re-binds the\n"
              "                  token to new hardware with it. Without one, new hardware means the keys\n"
              "                  are gone.\n"
+             "  --bind-tpm      also bind a soft token to this machine's TPM: a copy of its file then\n"
+             "                  opens only with this TPM, and a cleared TPM (e.g. by a firmware update)\n"
+             "                  loses the keys unless a recovery code was made (use --recovery-code)\n"
              "  --slot ID       take the empty token in this slot\n" +
              common;
     case Command::list:
@@ -307,6 +322,19 @@ std::string usage_text(Command c) {
              "line of standard input). The PINs are unchanged and still guard the keys.\n"
              "  --slot ID       the token's slot\n" +
              common;
+    case Command::bind_tpm:
+      return "Usage: keyseal bind-tpm --slot ID [--so-pin PIN] [--pin PIN] [--recovery-code]\n"
+             "Bind a soft token to this machine's TPM as well as to its hardware factors: a secret sealed\n"
+             "by the TPM joins the token's binding, so a copy of its file does not open without this TPM.\n"
+             "A cleared TPM (e.g. by a firmware update) or a moved disk then loses the keys unless the\n"
+             "token has a recovery code. Needs both PINs (each PIN record is re-sealed); asked on the\n"
+             "terminal when not given.\n"
+             "  --slot ID       the soft token's slot\n"
+             "  --so-pin PIN    security officer PIN\n"
+             "  --pin PIN       user PIN\n"
+             "  --recovery-code print a recovery code once, if the token has none yet ('keyseal\n"
+             "                  recover' re-binds the token to new hardware or a new TPM with it)\n" +
+             common;
     case Command::import_cert:
       return "Usage: keyseal import-cert --slot ID --id HEX [--label LABEL] [--pin PIN] FILE\n"
              "Store an X.509 certificate (PEM or DER) with the key that has this CKA_ID. Refused when no\n"
@@ -328,6 +356,7 @@ std::string usage_text(Command c) {
              "  import-cert  store a certificate with the key of the same CKA_ID\n"
              "  fingerprint  show this machine's hardware factors and soft tokens' bindings\n"
              "  recover  re-bind a soft token to new hardware with its recovery code\n"
+             "  bind-tpm bind a soft token to this machine's TPM too\n"
              "Options:\n" +
              common +
              "  -V, --version   show the version\n"

@@ -16,6 +16,7 @@ namespace keyseal::cli {
 enum class Command { none, init, list, status,
   import_key, export_key, import_cert,  // import, export, import-cert (cmd_import.cpp, cmd_export.cpp)
   fingerprint, recover,                 // fingerprint, recover (cmd_fingerprint.cpp, cmd_recover.cpp)
+  bind_tpm,                             // bind-tpm (cmd_bind_tpm.cpp)
 };
 
 struct Options {
@@ -35,7 +36,8 @@ struct Options {
   bool export_public = false;                // export --public
   bool export_cert = false;                  // export --cert
   std::optional<std::string> pcrs;           // init --pcrs LIST (new TPM tokens, e.g. sha256:0,7)
-  bool recovery_code = false;                // init --recovery-code (soft tokens)
+  bool recovery_code = false;                // init/bind-tpm --recovery-code (soft tokens)
+  bool bind_tpm = false;                     // init --bind-tpm (soft tokens)
 };
 
 // Parses argv[1..]. Accepts "--opt VALUE" and "--opt=VALUE", options before or after the command.

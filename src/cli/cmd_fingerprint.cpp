@@ -120,8 +120,10 @@ int run_fingerprint(const Options& o, std::ostream& out) {
   const auto current = machine.factors(dir);
   out << "Hardware factors of this machine (store " << dir.string() << "):\n";
   print_factors(current, out);
-  out << "  this machine would give: " << softtoken::machine_summary(current, machine.tpm != nullptr)
-      << "\n";
+  // A new token is bound to the TPM only when asked (keyseal init --bind-tpm), so both forms are shown.
+  out << "  this machine would give: " << softtoken::machine_summary(current, false) << "\n";
+  if (machine.tpm)
+    out << "  with --bind-tpm: " << softtoken::machine_summary(current, true) << "\n";
   if (o.slot) {
     print_token(*o.slot, o, machine, out);
     return kExitOk;

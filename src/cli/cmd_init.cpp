@@ -1,6 +1,9 @@
 // `keyseal init`: initialise an empty token (PKCS#11 3.0 section 5.5: C_InitToken, then C_Login as SO and
 // C_InitPIN for the user PIN) and print its new slot id and pkcs11: URI. --backend/--pcrs reach the module
-// through KEYSEAL_BACKEND/KEYSEAL_TPM_PCRS; --recovery-code (soft tokens, issue 5) prints a code once.
+// through KEYSEAL_BACKEND/KEYSEAL_TPM_PCRS; --recovery-code (soft tokens, issue 5) prints a code once;
+// --bind-tpm (issue 11, item 10) binds a soft token to this machine's TPM, which nothing does unasked. A step
+// that fails after C_InitToken removes the token just made (issue 11, item 6), so no half-initialised token
+// (an SO PIN and no user PIN) is left behind.
 #include "cli/commands.h"
 #include "cli/errors.h"
 #include "cli/module.h"
@@ -12,6 +15,9 @@
 #include "tpm/soft_share.h"
 
 #include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <optional>
 
 #include <algorithm>
 #include <cctype>
@@ -67,9 +73,56 @@ void check_pin_length(const SecureBytes& pin, const CK_TOKEN_INFO& t, const char
                                        std::to_string(t.ulMaxPinLen));
 }
 
+bool is_keyseal_soft(const Module& m, CK_SLOT_ID slot, const CK_TOKEN_INFO& t) {
+  return trim_padded(t.manufacturerID, sizeof t.manufacturerID) == "keyseal" && matches_backend(m, slot, t, "soft");
+}
+
+// What init has made so far: once C_InitToken succeeded, a token whose file is known (keyseal's store names
+// token files by slot id) and is removed when a later step fails.
+struct Created {
+  bool token = false;
+  bool keyseal = false;  // the module is keyseal, so the token is the file soft_token_file(slot)
+  CK_SLOT_ID slot = 0;
+};
+
+// Runs once the module is unloaded (its handles closed): the token file and SQLite's companion files.
+void remove_created(const Created& c) {
+  if (!c.token) return;
+  const std::string where = "slot " + std::to_string(c.slot);
+  if (!c.keyseal) {
+    std::cerr << "keyseal: init failed after C_InitToken: the token in " << where
+              << " is initialised but incomplete (this module's tokens are not keyseal files; initialise it again)\n";
+    return;
+  }
+  const std::filesystem::path file = soft_token_file(c.slot);
+  std::error_code ec;
+  bool removed = std::filesystem::remove(file, ec) && !ec;
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) std::filesystem::remove(file.string() + suffix, ec);
+  if (removed)
+    std::cerr << "keyseal: init failed after C_InitToken; the half-initialised token in " << where << " ("
+              << file.string() << ") was removed\n";
+  else
+    std::cerr << "keyseal: init failed after C_InitToken, and the half-initialised token in " << where << " ("
+              << file.string() << ") could not be removed: delete that file\n";
+}
+
+int init_token(const Options& o, std::ostream& out, Created& created);
+
 }  // namespace
 
 int run_init(const Options& o, std::ostream& out) {
+  Created created;
+  try {
+    return init_token(o, out, created);  // the module is unloaded when it returns or throws
+  } catch (...) {
+    remove_created(created);
+    throw;
+  }
+}
+
+namespace {
+
+int init_token(const Options& o, std::ostream& out, Created& created) {
   // Read by the module at C_Initialize, so set before it is loaded.
   if (o.backend) setenv("KEYSEAL_BACKEND", o.backend->c_str(), 1);
   if (o.pcrs) setenv("KEYSEAL_TPM_PCRS", o.pcrs->c_str(), 1);
@@ -98,12 +151,15 @@ int run_init(const Options& o, std::ostream& out) {
                             : std::string("no empty (uninitialised) token found"));
   }
 
-  if (o.recovery_code) {
+  const core::Config config = core::load_config();
+  if (o.recovery_code || o.bind_tpm) {
     const CK_TOKEN_INFO t = m.token_info(*chosen);
-    if (trim_padded(t.manufacturerID, sizeof t.manufacturerID) != "keyseal" || !matches_backend(m, *chosen, t, "soft"))
-      throw Failure("--recovery-code applies to keyseal soft tokens only; slot " + std::to_string(*chosen) +
-                    " holds another kind");
+    if (!is_keyseal_soft(m, *chosen, t))
+      throw Failure(std::string(o.bind_tpm ? "--bind-tpm" : "--recovery-code") +
+                    " applies to keyseal soft tokens only; slot " + std::to_string(*chosen) + " holds another kind");
   }
+  if (o.bind_tpm && !tpm::tpm_expected(config.tcti))
+    throw Failure("--bind-tpm: no TPM here (no /dev/tpmrm0 or /dev/tpm0, and no tcti configured)");
 
   const SecureBytes so_pin = o.so_pin ? *o.so_pin : ask_new_pin("SO PIN");
   const SecureBytes user_pin = o.pin ? *o.pin : ask_new_pin("user PIN");
@@ -112,8 +168,8 @@ int run_init(const Options& o, std::ostream& out) {
   check_pin_length(so_pin, empty, "SO PIN");
   check_pin_length(user_pin, empty, "user PIN");
   // A soft token's PIN is all that guards a stolen disk (docs/security.md derives the minimum).
-  if (trim_padded(empty.manufacturerID, sizeof empty.manufacturerID) == "keyseal" &&
-      matches_backend(m, *chosen, empty, "soft")) {
+  const bool soft = is_keyseal_soft(m, *chosen, empty);
+  if (soft) {
     for (const auto& [pin, what] : {std::pair{&so_pin, "SO PIN"}, std::pair{&user_pin, "user PIN"}})
       if (pin->size() < kSoftPinAdvice)
         std::cerr << "keyseal: warning: the " << what << " has " << pin->size() << " characters; a soft token's PIN "
@@ -126,8 +182,10 @@ int run_init(const Options& o, std::ostream& out) {
   const std::string where = " on slot " + std::to_string(*chosen);
   check(m.fn().C_InitToken(*chosen, const_cast<CK_UTF8CHAR*>(so_pin.data()), so_pin.size(), padded),
         "C_InitToken" + where);
+  created = Created{true, trim_padded(empty.manufacturerID, sizeof empty.manufacturerID) == "keyseal", *chosen};
 
   const CK_SLOT_ID slot = find_new_token(m, *chosen, label, before);
+  created.slot = slot;
   {
     Session s(m, slot, true);
     s.login(CKU_SO, so_pin);
@@ -143,21 +201,32 @@ int run_init(const Options& o, std::ostream& out) {
     const CK_TOKEN_INFO t = m.token_info(id);
     if ((t.flags & CKF_TOKEN_INITIALIZED) && serial_of(t) == serial && token_label(t) == label) lasting = id;
   }
+  created.slot = lasting;
   const CK_TOKEN_INFO t = m.token_info(lasting);
+  std::optional<SecureBytes> code;
+  if (soft) {
+    const softtoken::Machine machine = tpm::this_machine(config.tcti);
+    auto db = open_soft_token(lasting);
+    // Only asked for: a TPM-bound token opens nowhere once that TPM is cleared or gone.
+    if (o.bind_tpm) softtoken::bind_tpm(*db, view(so_pin), view(user_pin), machine);
+    if (o.recovery_code) code = softtoken::add_recovery_code(*db, CKU_SO, view(so_pin), machine);
+    out << "Token '" << label << "' initialised in slot " << lasting << "\n";
+    out << "slot: " << lasting << "\n";
+    out << "uri: " << token_uri(t) << "\n";
+    out << softtoken::binding_summary(*db, machine) << "\n";
+    if (!o.bind_tpm && machine.tpm)
+      out << "tpm: not bound to this machine's TPM ('keyseal bind-tpm --slot " << lasting << "' binds it)\n";
+    if (code) print_recovery_code(lasting, *code, out);
+    else if (o.bind_tpm)
+      std::cerr << "keyseal: warning: no recovery code (--recovery-code): " << no_recovery_warning(lasting) << "\n";
+    return kExitOk;
+  }
   out << "Token '" << label << "' initialised in slot " << lasting << "\n";
   out << "slot: " << lasting << "\n";
   out << "uri: " << token_uri(t) << "\n";
-  if (o.recovery_code) {
-    auto db = open_soft_token(lasting);
-    const SecureBytes code =
-        softtoken::add_recovery_code(*db, CKU_SO, view(so_pin), tpm::this_machine(core::load_config().tcti));
-    out << "Recovery code (shown only now; keep it offline. With it, 'keyseal recover --slot " << lasting
-        << "' re-binds\nthis token to new hardware; the PINs still guard the keys):\n"
-        << "recovery-code: ";
-    out.write(reinterpret_cast<const char*>(code.data()), static_cast<std::streamsize>(code.size()));
-    out << "\n";
-  }
   return kExitOk;
 }
+
+}  // namespace
 
 }  // namespace keyseal::cli

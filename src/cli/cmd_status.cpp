@@ -8,6 +8,8 @@
 #include "cli/soft_token_file.h"
 #include "core/config.h"
 #include "softtoken/fp_binding.h"
+#include "softtoken/recovery.h"
+#include "store/token_db.h"
 #include "tpm/soft_share.h"
 #include "tpm/tpm_backend.h"
 
@@ -83,7 +85,11 @@ void print_slot(const Module& m, CK_SLOT_ID id, std::ostream& out) {
   // The soft token's hardware binding, read from its file (the model field carries only a short form).
   if (trim_padded(t.model, sizeof t.model).rfind("soft", 0) == 0) {
     try {
-      out << "    " << softtoken::binding_summary(soft_token_file(id), tpm::this_machine(core::load_config().tcti)) << "\n";
+      auto db = store::TokenDb::open(soft_token_file(id), store::OpenMode::existing);
+      out << "    " << softtoken::binding_summary(*db, tpm::this_machine(core::load_config().tcti)) << "\n";
+      // Issue 11, item 10: the one state in which a cleared TPM or a moved disk loses the keys for good.
+      if (softtoken::has_tpm_share(*db) && !softtoken::has_recovery(*db))
+        out << "    warning: " << no_recovery_warning(id) << "\n";
     } catch (const Error& e) {
       out << "    binding: unknown (" << e.detail << ")\n";
     }

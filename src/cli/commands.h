@@ -18,6 +18,12 @@ int run_import_cert(const Options& o, std::ostream& out);  // certificate paired
 int run_export(const Options& o, std::ostream& out);       // public key or certificate as PEM
 int run_fingerprint(const Options& o, std::ostream& out);  // hardware factors and soft-token bindings
 int run_recover(const Options& o, std::ostream& out);      // re-bind a soft token with its recovery code
+int run_bind_tpm(const Options& o, std::ostream& out);     // bind a soft token to this machine's TPM
+
+// Shared by init, bind-tpm and status (cmd_bind_tpm.cpp): the once-shown recovery code, and the warning for a
+// TPM-bound soft token without one.
+void print_recovery_code(CK_SLOT_ID slot, const SecureBytes& code, std::ostream& out);
+std::string no_recovery_warning(CK_SLOT_ID slot);
 
 // Shared by import, import-cert and export (cmd_import.cpp, cmd_export.cpp).
 class Module;

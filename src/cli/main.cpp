@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
       case Command::export_key: return run_export(o, std::cout);
       case Command::fingerprint: return run_fingerprint(o, std::cout);
       case Command::recover: return run_recover(o, std::cout);
+      case Command::bind_tpm: return run_bind_tpm(o, std::cout);
       default: throw UsageError("no command given");
     }
   } catch (const UsageError& e) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of the `keyseal` command-line tool against a PKCS#11 module: init, list (with RFC 7512
-# URIs), status, usage errors (exit 2), failures (exit 1) and the wrong-PIN message.
+# URIs), status, usage errors (exit 2), failures (exit 1), the wrong-PIN message, and an init that fails after
+# C_InitToken leaving no half-initialised token behind.
 # Usage: keyseal_cli.sh MODULE KEYSEAL_CLI      (KNOWN_FAILURES="step ..." as in pkcs11_tool.sh;
 # SoftHSMv2 2.6.1: "pin-lock", it never locks the user PIN)
 set -euo pipefail
@@ -156,6 +157,30 @@ step_init_twice() {
   grep -q 'type=private' "$W/still-there.out"
 }
 
+step_init_fails_half_way() {
+  # A step after C_InitToken fails: here --bind-tpm with a TPM configured that does not answer (the CLI only
+  # checks that one is configured before it starts). The token just made must go, with a message.
+  if [[ "$(basename "$MODULE")" != libkeyseal* ]]; then
+    echo "not keyseal: --bind-tpm is keyseal's (skipped)"
+    return 0
+  fi
+  local files_before
+  files_before=$(ls "$KEYSEAL_STORE" 2>/dev/null | grep -c '^token-[0-9]*\.db$' || true)
+  run_cli 1 init-half env KEYSEAL_TCTI=swtpm:host=127.0.0.1,port=9 "${K[@]}" init --label half-way \
+    --so-pin "$SO_PIN" --pin "$PIN" --backend soft --bind-tpm
+  grep -Eq '^keyseal: init failed after C_InitToken; the half-initialised token in slot [0-9]+ \(.*\) was removed$' \
+    "$W/init-half.err"
+  grep -q 'CKR_DEVICE_ERROR' "$W/init-half.err"
+  local files_after
+  files_after=$(ls "$KEYSEAL_STORE" 2>/dev/null | grep -c '^token-[0-9]*\.db$' || true)
+  expect "no token file left behind ($files_before before, $files_after after)" test "$files_before" = "$files_after"
+  run_cli 0 half-status "${K[@]}" status
+  expect "no token labelled half-way" bash -c "! grep -q 'token: \"half-way\"' '$W/half-status.out'"
+  # The slot is empty again: a plain init takes it.
+  run_cli 0 init-after-half "${K[@]}" init --label after-half --so-pin "$SO_PIN" --pin "$PIN" --backend soft
+  grep -q '^binding: ' "$W/init-after-half.out"
+}
+
 step_pin_lock() {
   # keyseal keeps a per-token retry counter (max_pin_attempts = 3 here) and reports it in the token flags.
   local slot i
@@ -184,5 +209,6 @@ run_step absent-slot "keyseal list --slot of a slot that does not exist" step_ba
 run_step status "keyseal status (module from KEYSEAL_MODULE)" step_status
 run_step status-bad-config "keyseal status with a broken config file" step_status_bad_config
 run_step init-twice "keyseal init on an initialised slot" step_init_twice
+run_step init-half-way "an init failing after C_InitToken removes the token it made" step_init_fails_half_way
 run_step pin-lock "wrong PINs lock the user PIN; flags say so" step_pin_lock
 e2e_summary

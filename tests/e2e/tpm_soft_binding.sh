@@ -2,7 +2,9 @@
 # End-to-end test of a soft token bound to a TPM (issue 5, docs/keystore.md "The hardware binding"): two swtpm
 # instances stand for this machine's TPM (A) and another machine's (B). A token made under A opens under A; under B
 # the login is refused with CKR_PIN_INCORRECT, exactly like a wrong PIN; with no TPM or A stopped, CKR_DEVICE_ERROR,
-# not counted as a PIN failure; the recovery code re-binds the token to B, after which A refuses it.
+# not counted as a PIN failure; the recovery code re-binds the token to B, after which A refuses it. Binding to the TPM
+# is asked for (issue 11, item 10: `keyseal init --bind-tpm`, `keyseal bind-tpm`), never a side effect of a login; a
+# TPM-bound token without a recovery code is flagged by init, bind-tpm and status.
 # Usage: tpm_soft_binding.sh MODULE KEYSEAL_CLI      (needs swtpm, pkcs11-tool, openssl)
 set -euo pipefail
 
@@ -92,9 +94,10 @@ step_swtpms() {
 }
 
 step_init() {
-  on "$(tcti_a)" "${K[@]}" init --label "$LABEL" --so-pin "$SO_PIN" --pin "$PIN" --backend soft --recovery-code \
-    > "$W/init.out"
-  cat "$W/init.out"
+  on "$(tcti_a)" "${K[@]}" init --label "$LABEL" --so-pin "$SO_PIN" --pin "$PIN" --backend soft --bind-tpm \
+    --recovery-code > "$W/init.out" 2> "$W/init.err"
+  cat "$W/init.out" "$W/init.err"
+  expect "no warning: the TPM-bound token has a recovery code" bash -c "! grep -q warning '$W/init.err'"
   awk '/^slot:/ { print $2 }' "$W/init.out" > "$W/slot"
   awk '/^recovery-code:/ { print $2 }' "$W/init.out" > "$W/code"
   expect "init printed a slot" test -s "$W/slot"
@@ -115,6 +118,7 @@ step_status() {
     '^ +binding: strong, TPM-sealed secret \+ [0-9]+ factors? \(without the TPM: (weak|moderate|strong), [0-9]+ factors?\)$' \
     "$W/slot-status.out"
   expect "the model says soft tpm Nf" grep -Eq 'model soft tpm [0-9]+f ' "$W/slot-status.out"
+  expect "no warning: it has a recovery code" bash -c "! grep -q 'warning:' '$W/slot-status.out'"
   local n_model n_binding
   n_model=$(grep -Eo 'model soft tpm [0-9]+f' "$W/slot-status.out" | grep -Eo '[0-9]+')
   n_binding=$(grep -Eo 'TPM-sealed secret \+ [0-9]+' "$W/slot-status.out" | grep -Eo '[0-9]+$')
@@ -128,8 +132,9 @@ step_fingerprint() {
   expect "tpm-ek is a factor of this machine" grep -Eq '^  tpm-ek +present' "$W/fp.out"
   expect "the recorded tpm-ek matches" grep -Eq '^    tpm-ek +matches' "$W/fp.out"
   expect "the TPM share is reported as opened" grep -q "^  TPM share: opened by this machine's TPM" "$W/fp.out"
-  expect "a new token here would be TPM-bound too" \
-    grep -Eq '^  this machine would give: binding: strong, TPM-sealed secret' "$W/fp.out"
+  expect "a new token here is not TPM-bound unless asked" \
+    bash -c "! grep -Eq '^  this machine would give: .*TPM-sealed' '$W/fp.out'"
+  expect "with --bind-tpm it would be" grep -Eq '^  with --bind-tpm: binding: strong, TPM-sealed secret' "$W/fp.out"
   expect "the recovery code is on record" grep -q 'recovery code: yes' "$W/fp.out"
   # Without a TPM configured, tpm-ek is not among this machine's factors.
   without_tpm "${K[@]}" fingerprint > "$W/fp-none.out"
@@ -229,8 +234,87 @@ step_recover_b() {
   expect "and with the text of a wrong PIN" diff <(login_lines "$W/login-a-after.out") <(login_lines "$W/wrong-pin.out")
 }
 
+# slot_block STATUS SLOT: the lines of one slot in `keyseal status` output.
+slot_block() { awk -v s="  Slot $2:" '$0 ~ "^  Slot " { on = (index($0, s) == 1) } on' "$1"; }
+has_tpm_share() {
+  test "$(sqlite3 "$KEYSEAL_STORE/token-$1.db" "select count(*) from meta where key = 'fp.tpm'")" = 1
+}
+no_tpm_share() { ! has_tpm_share "$1"; }
+NOCODE_WARNING="the token is bound to this machine's TPM and has no recovery code"
+
+# Issue 11, item 10: made and used while TPM A answers, a token stays unbound; it survives TPM A being cleared.
+step_unbound() {
+  command -v sqlite3 > /dev/null || { echo "sqlite3 is needed to read the token file" >&2; return 1; }
+  on "$(tcti_a)" "${K[@]}" init --label tpm-later --so-pin "$SO_PIN" --pin "$PIN" --backend soft \
+    > "$W/init-later.out" 2> "$W/init-later.err"
+  cat "$W/init-later.out" "$W/init-later.err"
+  awk '/^slot:/ { print $2 }' "$W/init-later.out" > "$W/slot-later"
+  local s
+  s=$(cat "$W/slot-later")
+  expect "init says the token is not bound to the TPM, and how to bind it" \
+    grep -q "^tpm: not bound to this machine's TPM ('keyseal bind-tpm --slot $s' binds it)$" "$W/init-later.out"
+  expect "no TPM share in the file" no_tpm_share "$s"
+  on "$(tcti_a)" pkcs11-tool --module "$MODULE" --token-label tpm-later --login --pin "$PIN" --list-objects
+  expect "logins with TPM A answering did not bind it" no_tpm_share "$s"
+  # TPM A cleared (as a BIOS update may do to a firmware TPM): the storage seed changes, the endorsement key (the
+  # tpm-ek factor) does not; an unbound token opens as before. (A TPM share would no longer open: see below.)
+  command -v tpm2_clear > /dev/null || { echo "tpm2_clear (tpm2-tools) is needed" >&2; return 1; }
+  tpm2_clear --tcti "$(tcti_a)" -c p
+  on "$(tcti_a)" pkcs11-tool --module "$MODULE" --token-label tpm-later --login --pin "$PIN" --list-objects
+  on "$(tcti_a)" status_to "$W/status-later.out"
+  slot_block "$W/status-later.out" "$s" > "$W/slot-later-status.out"
+  expect "not TPM-sealed" bash -c "! grep -q 'TPM-sealed' '$W/slot-later-status.out'"
+  expect "no warning" bash -c "! grep -q 'warning:' '$W/slot-later-status.out'"
+}
+
+# The explicit bind: both PINs; without a recovery code, bind-tpm and status warn; --recovery-code adds one.
+step_bind_later() {
+  local s
+  s=$(cat "$W/slot-later")
+  on "$(tcti_a)" "${K[@]}" bind-tpm --slot "$s" --so-pin "$SO_PIN" --pin "$PIN" > "$W/bind.out" 2> "$W/bind.err"
+  cat "$W/bind.out" "$W/bind.err"
+  expect "bind-tpm says so" grep -q "is now bound to this machine's TPM (binding: strong, TPM-sealed secret" \
+    "$W/bind.out"
+  expect "bind-tpm warns: no recovery code" grep -q "^keyseal: warning: $NOCODE_WARNING" "$W/bind.err"
+  expect "the file has the TPM share" has_tpm_share "$s"
+  on "$(tcti_a)" status_to "$W/status-bound.out"
+  slot_block "$W/status-bound.out" "$s" > "$W/slot-bound-status.out"
+  expect "status warns for the token without a code" \
+    grep -q "^    warning: $NOCODE_WARNING.*'keyseal bind-tpm --slot $s --recovery-code' makes one" \
+    "$W/slot-bound-status.out"
+  slot_block "$W/status-bound.out" "$(slot)" > "$W/slot-main-status.out"
+  expect "and not for the one with a code" bash -c "! grep -q 'warning:' '$W/slot-main-status.out'"
+  local rc=0
+  without_tpm pkcs11-tool --module "$MODULE" --token-label tpm-later --login --pin "$PIN" --list-objects \
+    > "$W/later-none.out" 2>&1 || rc=$?
+  cat "$W/later-none.out"
+  expect "now it needs the TPM: CKR_DEVICE_ERROR without one" grep -q 'rv = CKR_DEVICE_ERROR' "$W/later-none.out"
+  on "$(tcti_a)" pkcs11-tool --module "$MODULE" --token-label tpm-later --login --pin "$PIN" --list-objects
+  on "$(tcti_a)" "${K[@]}" bind-tpm --slot "$s" --so-pin "$SO_PIN" --pin "$PIN" --recovery-code \
+    > "$W/bind-code.out" 2> "$W/bind-code.err"
+  expect "a recovery code for the bound token" grep -Eq '^recovery-code: ([A-Z2-7]{4}-){7}[A-Z2-7]{4}$' \
+    "$W/bind-code.out"
+  on "$(tcti_a)" status_to "$W/status-coded.out"
+  expect "no warning once it has a code" bash -c "! grep -q 'warning:' '$W/status-coded.out'"
+}
+
+# keyseal init --bind-tpm without --recovery-code: bound, and init says what that risks.
+step_init_bound_no_code() {
+  on "$(tcti_a)" "${K[@]}" init --label tpm-nocode --so-pin "$SO_PIN" --pin "$PIN" --backend soft --bind-tpm \
+    > "$W/init-nocode.out" 2> "$W/init-nocode.err"
+  cat "$W/init-nocode.out" "$W/init-nocode.err"
+  local s
+  s=$(awk '/^slot:/ { print $2 }' "$W/init-nocode.out")
+  expect "bound" has_tpm_share "$s"
+  expect "init warns and suggests --recovery-code" \
+    grep -q "^keyseal: warning: no recovery code (--recovery-code): $NOCODE_WARNING" "$W/init-nocode.err"
+  on "$(tcti_a)" status_to "$W/status-nocode.out"
+  slot_block "$W/status-nocode.out" "$s" > "$W/slot-nocode-status.out"
+  expect "status warns too" grep -q "^    warning: $NOCODE_WARNING" "$W/slot-nocode-status.out"
+}
+
 run_step swtpms "two software TPMs: A (this machine) and B (another machine)" step_swtpms
-run_step init "keyseal init --backend soft --recovery-code under TPM A" step_init
+run_step init "keyseal init --backend soft --bind-tpm --recovery-code under TPM A" step_init
 run_step status "keyseal status: TPM-sealed binding line, model soft tpm Nf" step_status
 run_step fingerprint "keyseal fingerprint --slot --pin: tpm-ek present and matching" step_fingerprint
 run_step sign-a "EC P-256 keygen, ECDSA-SHA256 sign, openssl verify, under TPM A" step_sign_a
@@ -239,4 +323,7 @@ run_step no-tpm "no TPM configured: CKR_DEVICE_ERROR, not counted as PIN failure
 run_step a-stopped "TPM A stopped: CKR_DEVICE_ERROR, not counted as PIN failures" step_a_stopped
 run_step a-restarted "TPM A restarted from its state: the right PIN works, nothing counted" step_a_restarted
 run_step recover-b "the recovery code re-binds the token to TPM B; then A refuses it" step_recover_b
+run_step unbound "a token made and used with TPM A answering stays unbound, survives A cleared" step_unbound
+run_step bind-later "keyseal bind-tpm binds it; warnings without a recovery code" step_bind_later
+run_step init-bound-no-code "keyseal init --bind-tpm without --recovery-code warns" step_init_bound_no_code
 e2e_summary
