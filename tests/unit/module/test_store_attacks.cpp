@@ -9,6 +9,10 @@
 #include <openssl/evp.h>
 
 #include <atomic>
+#include <csignal>
+#include <set>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -304,6 +308,49 @@ TEST_F(StoreAttack, ReinitialisedTokenDoesNotOpenForTheOldOwner) {
   } else {
     EXPECT_TRUE(rv == CKR_PIN_INCORRECT || rv == CKR_DEVICE_ERROR) << rv;
   }
+}
+
+// 7: C_GenerateKeyPair stores both keys in one transaction: a process killed at any moment leaves whole
+// pairs or nothing, never a public key without its private key.
+TEST_F(StoreAttack, KilledKeyPairGenerationLeavesNoHalfPairs) {
+  std::srand(static_cast<unsigned>(::getpid()));
+  for (int round = 0; round < 12; ++round) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      if (C_Initialize(nullptr) != CKR_OK) _exit(2);
+      CK_SESSION_HANDLE cs;
+      if (C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &cs) != CKR_OK) _exit(2);
+      if (C_Login(cs, CKU_USER, (CK_UTF8CHAR_PTR)kUserPin, strlen(kUserPin)) != CKR_OK) _exit(2);
+      for (int i = 0;; ++i) {
+        const std::string id = "r" + std::to_string(round) + "-" + std::to_string(i);
+        CK_MECHANISM m{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+        CK_BBOOL yes = CK_TRUE;
+        CK_ATTRIBUTE pub[] = {{CKA_TOKEN, &yes, 1},
+                              {CKA_EC_PARAMS, const_cast<uint8_t*>(kP256.data()), kP256.size()},
+                              {CKA_ID, const_cast<char*>(id.data()), id.size()}};
+        CK_ATTRIBUTE priv[] = {{CKA_TOKEN, &yes, 1}, {CKA_ID, const_cast<char*>(id.data()), id.size()},
+                               {CKA_SIGN, &yes, 1}};
+        CK_OBJECT_HANDLE hp, hk;
+        if (C_GenerateKeyPair(cs, &m, pub, 3, priv, 3, &hp, &hk) != CKR_OK) _exit(3);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(20000 + std::rand() % 60000));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the child stopped by itself: " << status;
+  }
+  CK_SESSION_HANDLE s = open();
+  login_user(s);
+  auto ids_of = [&](CK_OBJECT_CLASS cls) {
+    std::set<std::vector<uint8_t>> ids;
+    for (CK_OBJECT_HANDLE h : find(s, {attr(CKA_CLASS, &cls, sizeof cls)})) ids.insert(get(s, h, CKA_ID));
+    return ids;
+  };
+  const auto pubs = ids_of(CKO_PUBLIC_KEY), privs = ids_of(CKO_PRIVATE_KEY);
+  EXPECT_FALSE(pubs.empty()) << "no key pair was made: the test proves nothing";
+  EXPECT_EQ(pubs, privs) << "a killed generation left half a key pair";
 }
 
 // 11: closing the application's last session while C_Login checks the PIN leaves the token logged out.
