@@ -177,29 +177,37 @@ TEST_F(StoreAttack, ChangedPublicObjectIsRefusedAfterLogin) {
   EXPECT_TRUE(by_label(s, label).empty());
 }
 
-// 1: a valid record copied over another object's record, or from another token, does not verify.
+// 1: a valid record copied over another object's record, or from another token, does not verify. Public
+// data objects: nothing in them is sealed, so only the tag can tell.
 TEST_F(StoreAttack, RecordsDoNotMoveBetweenObjectsOrTokens) {
   CK_SESSION_HANDLE s = open();
   login_user(s);
-  secret_key(s, "a-key");
-  secret_key(s, "b-key");
-  auto a = row_of(slot_, "a-key");
-  ASSERT_TRUE(a.has_value());
+  auto data = [&](CK_SESSION_HANDLE session, const std::string& label, const std::string& value) {
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    std::vector<CK_ATTRIBUTE> t = {attr(CKA_CLASS, &cls, sizeof cls), attr(CKA_TOKEN, &yes, 1),
+                                   attr(CKA_PRIVATE, &no, 1), attr(CKA_LABEL, label.data(), label.size()),
+                                   attr(CKA_VALUE, value.data(), value.size())};
+    CK_OBJECT_HANDLE h = 0;
+    EXPECT_EQ(C_CreateObject(session, t.data(), t.size(), &h), CKR_OK);
+  };
+  data(s, "a-object", "value of a");
+  data(s, "b-object", "value of b");
   {
+    auto a = row_of(slot_, "a-object");
+    auto b = row_of(slot_, "b-object");
+    ASSERT_TRUE(a.has_value() && b.has_value());
+    // b's row takes a's attributes and search columns, keeping b's unique id: two objects now say "a".
+    store::ObjectRow moved = *a;
+    moved.id = b->id;
+    moved.uid = b->uid;
     auto db = store::TokenDb::open(token_file(slot_), store::OpenMode::existing);
-    auto b = row_of(slot_, "b-key");
-    ASSERT_TRUE(b.has_value());
-    // b's row gets a's attributes but keeps its own unique id column (which a's attributes contradict);
-    // and with the unique id rewritten too, the tag (over a's id) no longer fits.
-    store::ObjectRow moved = *b;
-    moved.attrs = a->attrs;
-    moved.label = "a-key";
     db->update_object(moved);
   }
   restart_and_login(&s);
-  EXPECT_EQ(by_label(s, "a-key").size(), 1u) << "the original stays";
+  EXPECT_EQ(by_label(s, "a-object").size(), 1u) << "a record copied over another object was accepted";
 
-  // A second token, whose key record is carried into the first token's file.
+  // A second token, whose public object is carried into the first token's file.
   C_CloseSession(s);
   CK_UTF8CHAR label[32];
   std::memset(label, ' ', sizeof label);
@@ -210,15 +218,16 @@ TEST_F(StoreAttack, RecordsDoNotMoveBetweenObjectsOrTokens) {
   ASSERT_EQ(C_InitPIN(s1, (CK_UTF8CHAR_PTR)kUserPin, strlen(kUserPin)), CKR_OK);
   ASSERT_EQ(C_Logout(s1), CKR_OK);
   ASSERT_EQ(C_Login(s1, CKU_USER, (CK_UTF8CHAR_PTR)kUserPin, strlen(kUserPin)), CKR_OK);
+  data(s1, "other-token-object", "from token 1");
   secret_key(s1, "other-token-key");
-  auto other = row_of(1, "other-token-key");
-  ASSERT_TRUE(other.has_value());
-  {
+  for (const char* moved : {"other-token-object", "other-token-key"}) {
+    auto other = row_of(1, moved);
+    ASSERT_TRUE(other.has_value());
     auto db = store::TokenDb::open(token_file(slot_), store::OpenMode::existing);
-    store::ObjectRow copy = *other;
-    db->insert_object(copy);
+    db->insert_object(*other);
   }
   restart_and_login(&s);
+  EXPECT_TRUE(by_label(s, "other-token-object").empty());
   EXPECT_TRUE(by_label(s, "other-token-key").empty());
 }
 
