@@ -42,7 +42,8 @@ class NvRef {
 // `limit`. nullopt with `why` filled when the TPM cannot give one (NV space full, keyseal's range taken, owner
 // hierarchy has an authValue, no PIN-fail index support); connection errors throw.
 std::optional<TPM2_HANDLE> define_pin_index(Connection::Guard& g, ByteView auth, uint32_t limit, std::string& why);
-// Reads pinCount/pinLimit with the index's empty read policy: no PIN, no owner authorisation needed.
+// Reads pinCount/pinLimit with the owner's empty password or else the index's empty read policy: no PIN and
+// no owner authValue needed.
 PinCount read_pin_index(Connection::Guard& g, TPM2_HANDLE handle);
 // Best effort (owner authorisation): logs and returns false when the index stays.
 bool undefine_pin_index(Connection::Guard& g, TPM2_HANDLE handle) noexcept;

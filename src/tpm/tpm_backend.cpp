@@ -201,15 +201,35 @@ SecureBytes TpmBackend::unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView pi
   require(rec.has_value(), CKR_USER_PIN_NOT_INITIALIZED, "no PIN is set");
   const SecureBytes auth = pin_auth(meta_string(db, "uid"), role(who), pin);
   const TPM2_HANDLE nv = nv_of(db, who);
-  struct Forget {  // whatever the outcome, the TPM's count changed (or was reset): read it afresh next time
-    TpmBackend* b;
-    TPM2_HANDLE nv;
-    ~Forget() {
-      if (nv) b->forget_counter(nv);
+  try {
+    SecureBytes mk;
+    {
+      auto g = conn_->lock();
+      mk = unseal_secret(g, view(*rec), view(auth), meta_string(db, kPcrsKey));
     }
-  } forget{this, nv};
-  auto g = conn_->lock();
-  return unseal_secret(g, view(*rec), view(auth), meta_string(db, kPcrsKey));
+    if (nv) count_outcome(nv, CKR_OK);
+    return mk;
+  } catch (const Error& e) {
+    if (nv) count_outcome(nv, e.rv);
+    throw;
+  }
+}
+
+void TpmBackend::count_outcome(uint32_t nv, CK_RV rv) {
+  // What the TPM just did to the count, so that C_GetTokenInfo after a C_Login needs no read: a right PIN set
+  // it to 0, a wrong one added 1. Anything else: read it afresh.
+  std::lock_guard<std::mutex> lk(counter_mu_);
+  auto it = counters_.find(nv);
+  if (it == counters_.end()) return;
+  if (rv == CKR_OK) {
+    it->second.count.failures = 0;
+  } else if (rv == CKR_PIN_INCORRECT && it->second.count.failures < it->second.count.limit) {
+    ++it->second.count.failures;
+  } else {
+    counters_.erase(it);
+    return;
+  }
+  it->second.read_at = std::chrono::steady_clock::now();
 }
 
 uint32_t TpmBackend::limit_of(store::TokenDb& db) {

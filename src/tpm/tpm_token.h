@@ -64,6 +64,7 @@ class TpmBackend final : public core::Backend {
                 bool only_with_index);
   uint32_t limit_of(store::TokenDb& db);  // the token's limit, for a role's new index
   void forget_counter(uint32_t nv);
+  void count_outcome(uint32_t nv, CK_RV rv);  // an unlock's effect on the cached count
 
   std::shared_ptr<Connection> conn_;
   Options options_;

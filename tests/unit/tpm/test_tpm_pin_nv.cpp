@@ -8,6 +8,7 @@
 #include <tss2/tss2_esys.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -21,14 +22,8 @@ struct DaSettings {
   uint32_t max_tries, recovery_s;
 };
 
-class TpmPinNvTest : public SwtpmTest, public ::testing::WithParamInterface<DaSettings> {
+class TpmPinNvBase : public SwtpmTest {
  protected:
-  void SetUp() override {
-    SwtpmTest::SetUp();
-    if (HasFatalFailure()) return;
-    set_dictionary_attack(GetParam().max_tries, GetParam().recovery_s, GetParam().recovery_s);
-  }
-
   uint32_t tpm_property(TPM2_PT pt) {
     uint32_t v = 0xFFFFFFFF;
     backend_->with_esys([&](ESYS_CONTEXT* ctx) {
@@ -94,6 +89,15 @@ class TpmPinNvTest : public SwtpmTest, public ::testing::WithParamInterface<DaSe
       TPM2B_AUTH empty{};
       ASSERT_EQ(Esys_TR_SetAuth(ctx, ESYS_TR_RH_OWNER, &empty), TSS2_RC_SUCCESS);  // keyseal's own view
     });
+  }
+};
+
+class TpmPinNvTest : public TpmPinNvBase, public ::testing::WithParamInterface<DaSettings> {
+ protected:
+  void SetUp() override {
+    TpmPinNvBase::SetUp();
+    if (HasFatalFailure()) return;
+    set_dictionary_attack(GetParam().max_tries, GetParam().recovery_s, GetParam().recovery_s);
   }
 };
 
@@ -251,6 +255,61 @@ TEST_P(TpmPinNvTest, TokenInfoLockedFlagsAgreeWithLogin) {
   set_dictionary_attack(32, 1, 1);
   EXPECT_EQ(login(*db, CKU_USER, kUser), CKR_OK);
   EXPECT_EQ(login(*old_db, CKU_USER, kUser), CKR_OK);
+}
+
+// What a login costs, old record (DA-protected object, counted by core) against a PIN-fail index: TPM commands
+// and time on swtpm, as core's C_Login runs it (pin_counter, unlock, after_unlock). Printed for the closing
+// note, never asserted.
+using TpmPinNvMeasure = TpmPinNvBase;
+TEST_F(TpmPinNvMeasure, LoginCostOldAndNew) {
+  auto old_db = new_db("old"), new_db_ = new_db("new");
+  set_owner_auth("", "owner-secret");
+  make_token(*old_db, 10);
+  set_owner_auth("owner-secret", "");
+  make_token(*new_db_, 10);
+  ASSERT_EQ(backend_->pin_counter(*old_db, CKU_USER), std::nullopt);
+  ASSERT_NE(backend_->pin_counter(*new_db_, CKU_USER), std::nullopt);
+  using clock = std::chrono::steady_clock;
+  // `fresh`: a new backend for each login, as in a new process (the count is not cached yet).
+  auto per_login = [&](store::TokenDb& db, const SecureBytes& pin, bool fresh, double& ms) {
+    constexpr int kRounds = 40;
+    const uint64_t c0 = backend_->tpm_commands();
+    double total = 0;
+    for (int i = 0; i < kRounds; ++i) {
+      auto b = fresh ? connect() : backend_;
+      const auto t0 = clock::now();
+      (void)b->pin_counter(db, CKU_USER);  // as core's C_Login asks first
+      try {
+        (void)b->unlock(db, CKU_USER, view(pin));
+      } catch (const Error&) {
+      }
+      total += std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+    }
+    ms = total / kRounds;
+    return static_cast<double>(backend_->tpm_commands() - c0) / kRounds;
+  };
+  double old_ms = 0, cold_ms = 0, warm_ms = 0, wrong_ms = 0;
+  const double old_cmds = per_login(*old_db, kUser, true, old_ms);
+  const double cold_cmds = per_login(*new_db_, kUser, true, cold_ms);
+  const double warm_cmds = per_login(*new_db_, kUser, false, warm_ms);
+  set_dictionary_attack(1000, 1, 1);
+  backend_->remove_pin(*new_db_, CKU_SO);  // keep the measurement's own wrong PINs below the limit
+  const SecureBytes mk = backend_->create_master_key(*new_db_, view(kSo), 1000);
+  backend_->set_pin(*new_db_, CKU_USER, view(mk), view(kUser));
+  const double wrong_cmds = per_login(*new_db_, kWrong, true, wrong_ms);
+  auto cold = connect();
+  const uint64_t c0 = backend_->tpm_commands();
+  CK_TOKEN_INFO info{};
+  (void)cold->pin_counter(*new_db_, CKU_USER), (void)cold->pin_counter(*new_db_, CKU_SO);
+  cold->fill_token_info(*new_db_, info);
+  const uint64_t info_cmds = backend_->tpm_commands() - c0;
+  std::printf("[ measure  ] C_Login, old record (DA object, core counts): %.1f TPM commands, %.2f ms\n", old_cmds,
+              old_ms);
+  std::printf("[ measure  ] C_Login, PIN-fail index: %.1f TPM commands, %.2f ms; count cached: %.1f, %.2f ms; "
+              "wrong PIN: %.1f, %.2f ms\n",
+              cold_cmds, cold_ms, warm_cmds, warm_ms, wrong_cmds, wrong_ms);
+  std::printf("[ measure  ] C_GetTokenInfo, both counts uncached: %llu TPM commands\n",
+              static_cast<unsigned long long>(info_cmds));
 }
 
 INSTANTIATE_TEST_SUITE_P(DaSettings, TpmPinNvTest,
