@@ -208,6 +208,27 @@ TEST_P(TpmPinNvTest, WithoutAnIndexFallsBackAndUpgradesAtTheNextLogin) {
   EXPECT_EQ(backend_->pin_counter(*db, CKU_SO), std::nullopt);  // the SO moves at its own next login
 }
 
+// The owner hierarchy given an authValue after the token was made: the count is read through the index's
+// empty read policy, logins need no owner authorisation; only a new PIN cannot get an index (version 1).
+TEST_P(TpmPinNvTest, OwnerAuthorisationSetLaterKeepsTheIndexWorking) {
+  auto db = new_db();
+  const SecureBytes mk = make_token(*db, 4);
+  set_owner_auth("", "owner-secret");
+  expect_counter(*db, CKU_USER, 0, 4);
+  EXPECT_EQ(login(*db, CKU_USER, kWrong), CKR_PIN_INCORRECT);
+  auto other = connect();  // no cached count: read through the policy
+  const auto c = other->pin_counter(*db, CKU_USER);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->failures, 1u);
+  EXPECT_EQ(login(*db, CKU_USER, kUser), CKR_OK);
+  expect_counter(*db, CKU_USER, 0, 4);
+  backend_->set_pin(*db, CKU_USER, view(mk), view(bytes("new-user-pin")));  // no index to be had now
+  EXPECT_EQ(backend_->pin_counter(*db, CKU_USER), std::nullopt);
+  EXPECT_EQ(login(*db, CKU_USER, bytes("new-user-pin")), CKR_OK);
+  EXPECT_EQ(da_failures(), 0u);
+  set_owner_auth("owner-secret", "");
+}
+
 // Token info: a role on its own index is reported locked only while the TPM itself is in lockout (C_Login is
 // then refused too); a version 1 role also one DA failure before it, as its C_Login is.
 TEST_P(TpmPinNvTest, TokenInfoLockedFlagsAgreeWithLogin) {
