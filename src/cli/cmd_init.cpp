@@ -81,7 +81,7 @@ bool is_keyseal_soft(const Module& m, CK_SLOT_ID slot, const CK_TOKEN_INFO& t) {
 // token files by slot id) and is removed when a later step fails.
 struct Created {
   bool token = false;
-  bool keyseal = false;  // the module is keyseal, so the token is the file soft_token_file(slot)
+  bool keyseal = false;  // the module is keyseal, so the token (soft or TPM) is the file soft_token_file(slot)
   CK_SLOT_ID slot = 0;
 };
 
@@ -182,7 +182,10 @@ int init_token(const Options& o, std::ostream& out, Created& created) {
   const std::string where = " on slot " + std::to_string(*chosen);
   check(m.fn().C_InitToken(*chosen, const_cast<CK_UTF8CHAR*>(so_pin.data()), so_pin.size(), padded),
         "C_InitToken" + where);
-  created = Created{true, trim_padded(empty.manufacturerID, sizeof empty.manufacturerID) == "keyseal", *chosen};
+  // Keyseal's own module (its CK_INFO, not the token's manufacturer, which a TPM token takes from the TPM).
+  const CK_INFO module_info = m.info();
+  created = Created{true, trim_padded(module_info.manufacturerID, sizeof module_info.manufacturerID) == "keyseal",
+                    *chosen};
 
   const CK_SLOT_ID slot = find_new_token(m, *chosen, label, before);
   created.slot = slot;
