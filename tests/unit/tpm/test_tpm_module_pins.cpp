@@ -48,7 +48,9 @@ class TpmModulePinsTest : public ::testing::Test {
   static CK_UTF8CHAR_PTR pin(const char* p) { return reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(p)); }
   CK_RV login(CK_USER_TYPE who, const char* p) {
     const CK_RV rv = C_Login(s_, who, pin(p), std::strlen(p));
-    if (rv == CKR_OK) EXPECT_EQ(C_Logout(s_), CKR_OK);
+    if (rv == CKR_OK) {
+      EXPECT_EQ(C_Logout(s_), CKR_OK);
+    }
     return rv;
   }
   CK_FLAGS flags() {
