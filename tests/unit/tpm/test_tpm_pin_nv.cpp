@@ -6,6 +6,7 @@
 #include "tpm_test_util.h"
 
 #include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
 
 #include <chrono>
 #include <cstdio>
@@ -331,6 +332,86 @@ TEST_F(TpmPinNvMeasure, LoginCostOldAndNew) {
               cold_cmds, cold_ms, warm_cmds, warm_ms, wrong_cmds, wrong_ms);
   std::printf("[ measure  ] C_GetTokenInfo, both counts uncached: %llu TPM commands\n",
               static_cast<unsigned long long>(info_cmds));
+}
+
+// Why the sealed object stays DA-protected: with the owner hierarchy open, anyone can undefine a token's index
+// and define it again with an authValue of their own. The name is the same (it does not cover the authValue),
+// so PolicySecret passes, but the object still wants the PIN, and each guess meets the TPM's DA counter.
+using TpmPinNvAttack = TpmPinNvBase;
+TEST_F(TpmPinNvAttack, RedefinedIndexStillNeedsThePinAgainstTheDaCounter) {
+  set_dictionary_attack(3, 1000, 1000);
+  auto db = new_db();
+  make_token(*db, 5);
+  const auto rec = db->get_meta("tpm.pin.user");
+  ASSERT_TRUE(rec && !rec->empty() && (*rec)[0] == 2);
+  size_t off = 1;
+  TPM2_HANDLE handle = 0;
+  TPM2B_PUBLIC pub{};
+  TPM2B_PRIVATE priv{};
+  ASSERT_EQ(Tss2_MU_UINT32_Unmarshal(rec->data(), rec->size(), &off, &handle), TSS2_RC_SUCCESS);
+  ASSERT_EQ(Tss2_MU_TPM2B_PUBLIC_Unmarshal(rec->data(), rec->size(), &off, &pub), TSS2_RC_SUCCESS);
+  ASSERT_EQ(Tss2_MU_TPM2B_PRIVATE_Unmarshal(rec->data(), rec->size(), &off, &priv), TSS2_RC_SUCCESS);
+  TPM2B_AUTH attacker{};
+  attacker.size = 8;
+  std::memcpy(attacker.buffer, "attacker", 8);
+  backend_->with_esys([&](ESYS_CONTEXT* ctx) {
+    ESYS_TR nv = ESYS_TR_NONE;
+    ASSERT_EQ(Esys_TR_FromTPMPublic(ctx, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv), TSS2_RC_SUCCESS);
+    TPM2B_NV_PUBLIC* nv_pub = nullptr;
+    TPM2B_NAME* before = nullptr;
+    ASSERT_EQ(Esys_NV_ReadPublic(ctx, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv_pub, &before), TSS2_RC_SUCCESS);
+    ASSERT_EQ(Esys_NV_UndefineSpace(ctx, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE),
+              TSS2_RC_SUCCESS);
+    nv_pub->nvPublic.attributes &= ~TPMA_NV_WRITTEN;
+    ASSERT_EQ(Esys_NV_DefineSpace(ctx, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &attacker,
+                                  nv_pub, &nv),
+              TSS2_RC_SUCCESS);
+    TPM2B_MAX_NV_BUFFER data{};
+    data.size = 8;
+    data.buffer[7] = 5;  // pinCount 0, pinLimit 5
+    ASSERT_EQ(Esys_NV_Write(ctx, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data, 0),
+              TSS2_RC_SUCCESS);
+    TPM2B_NV_PUBLIC* again = nullptr;
+    TPM2B_NAME* after = nullptr;
+    ASSERT_EQ(Esys_NV_ReadPublic(ctx, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &again, &after), TSS2_RC_SUCCESS);
+    EXPECT_EQ(before->size, after->size);
+    EXPECT_EQ(std::memcmp(before->name, after->name, before->size), 0);  // the same name, the attacker's auth
+    Esys_Free(nv_pub), Esys_Free(before), Esys_Free(again), Esys_Free(after);
+    Esys_TR_Close(ctx, &nv);
+  });
+  auto conn = Connection::shared(swtpm_.tcti());
+  {
+    auto g = conn->lock();
+    NvRef nv(g, handle);
+    ASSERT_EQ(Esys_TR_SetAuth(g.ctx(), nv.tr(), &attacker), TSS2_RC_SUCCESS);
+    TPMT_SYM_DEF sym{};
+    sym.algorithm = TPM2_ALG_NULL;
+    ESYS_TR s = ESYS_TR_NONE;
+    ASSERT_EQ(Esys_StartAuthSession(g.ctx(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                    nullptr, TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, &s),
+              TSS2_RC_SUCCESS);
+    TPM2B_TIMEOUT* timeout = nullptr;
+    TPMT_TK_AUTH* ticket = nullptr;
+    EXPECT_EQ(Esys_PolicySecret(g.ctx(), nv.tr(), s, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, nullptr, nullptr,
+                                nullptr, 0, &timeout, &ticket),
+              TSS2_RC_SUCCESS);  // the index no longer protects anything
+    Esys_Free(timeout), Esys_Free(ticket);
+    EXPECT_EQ(Esys_PolicyPassword(g.ctx(), s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE), TSS2_RC_SUCCESS);
+    const ESYS_TR h = g.load_transient(pub, priv);
+    const SecureBytes guess = pin_auth("0123456789abcdef0123456789abcdef", "user", view(bytes("123456")));
+    TPM2B_AUTH a{};
+    a.size = static_cast<UINT16>(guess.size());
+    std::memcpy(a.buffer, guess.data(), guess.size());
+    ASSERT_EQ(Esys_TR_SetAuth(g.ctx(), h, &a), TSS2_RC_SUCCESS);
+    TPM2B_SENSITIVE_DATA* out = nullptr;
+    const TSS2_RC rc = Esys_Unseal(g.ctx(), h, s, ESYS_TR_NONE, ESYS_TR_NONE, &out);
+    EXPECT_NE(rc, TSS2_RC_SUCCESS) << "unsealed with a guessed PIN";
+    Esys_Free(out);
+    g.flush(h);
+    g.flush(s);
+  }
+  EXPECT_EQ(da_failures(), 1u);  // the guess was counted TPM-wide
+  EXPECT_EQ(login(*db, CKU_USER, kUser), CKR_PIN_INCORRECT);  // the owner of the token is denied service
 }
 
 INSTANTIATE_TEST_SUITE_P(DaSettings, TpmPinNvTest,
