@@ -1,5 +1,6 @@
 // Sealing and unsealing the token master key (TPM 2.0 Part 3 sections 12.1 Create with sensitive data,
-// 12.7 Unseal, 11.1 StartAuthSession, 23.7 PolicyPCR, 23.18 PolicyAuthValue, 22.4 PCR_Read).
+// 12.7 Unseal, 11.1 StartAuthSession, 23.4 PolicySecret, 23.7 PolicyPCR, 23.18 PolicyAuthValue,
+// 23.19 PolicyPassword, 22.4 PCR_Read).
 #include "tpm/pin_seal.h"
 
 #include "common/log.h"
@@ -95,7 +96,7 @@ size_t digest_len(TPMI_ALG_HASH h) {
 }
 
 // A policy (or trial) session with the sealed object's policy applied: PolicySecret(PIN-fail index, `auth`)
-// for a version 2 record, then PolicyPCR(current values of `sel`) when bound, then PolicyAuthValue. The
+// for a version 2 record, then PolicyPCR(current values of `sel`) when bound, then PolicyPassword. The
 // PIN-fail index comes first, so a wrong PIN is counted there and never reaches the DA-protected object.
 ESYS_TR policy_session(Connection::Guard& g, const TPML_PCR_SELECTION& sel, TPM2_SE type, TPM2_HANDLE nv,
                        ByteView auth) {
@@ -129,7 +130,7 @@ ESYS_TR policy_session(Connection::Guard& g, const TPML_PCR_SELECTION& sel, TPM2
       g.check(Esys_PolicyPCR(g.ctx(), s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty, &sel), "TPM2_PolicyPCR");
     // PolicyPassword extends the digest exactly as PolicyAuthValue does (Part 3 section 23.19), but the
     // object's authValue then goes as a password instead of an HMAC: ESYS computes no command/response
-    // hashes, which with OpenSSL 3 cost about 2 ms of client CPU per unseal. The PIN-derived value crosses to
+    // hashes (about 0.7 ms of client CPU per unseal on this machine). The PIN-derived value crosses to
     // the TPM in the clear either way (PolicySecret and the version 1 unseal send it as a password too).
     g.check(Esys_PolicyPassword(g.ctx(), s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE), "TPM2_PolicyPassword");
   } catch (...) {

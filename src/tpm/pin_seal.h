@@ -21,7 +21,8 @@ SecureBytes pin_auth(std::string_view token_uid, std::string_view role, ByteView
 
 // A record (version, [PIN-fail NV handle], TPM2B_PUBLIC, TPM2B_PRIVATE, PCR values at sealing time) for the
 // token meta table. `nv` = 0: version 1, the PIN is the DA-protected object's authValue. `nv` != 0: version 2,
-// the object's policy is PolicySecret(that index) [+ PolicyPCR] + PolicyAuthValue, both authValues = `auth`.
+// the object's policy is PolicySecret(that index) [+ PolicyPCR] + PolicyAuthValue (satisfied with
+// PolicyPassword), both authValues = `auth`.
 SecureBytes seal_secret(Connection::Guard& g, ByteView secret, ByteView auth, const std::string& pcrs,
                         TPM2_HANDLE nv = 0);
 TPM2_HANDLE sealed_nv_index(ByteView record);  // 0 for a version 1 record
