@@ -83,11 +83,7 @@ std::shared_ptr<Token> Token::create(CK_SLOT_ID slot, const std::filesystem::pat
       t->db_->set_meta("backend", view(t->backend_->kind()));
       t->db_->set_meta("uid", view(t->uid_));
       t->db_->set_meta("label", view(trim_padded(label32)));
-      const uint32_t limit = configured_limit(config);
-      SecureBytes mk = t->backend_->create_master_key(*t->db_, so_pin, limit);
-      RecordKeys keys = derive_record_keys(view(mk), t->uid_, true);
-      t->write_settings(keys, limit);
-      keys.wipe();
+      t->new_master_key(so_pin, configured_limit(config));
     });
   } catch (...) {
     std::error_code ec;
@@ -128,6 +124,24 @@ uint32_t Token::pin_limit() {
 bool Token::records_authenticated() {
   auto v = db_->get_meta(kRecordFormatKey);
   return v && equal_bytes(view(*v), view(kRecordFormatAuthenticated));
+}
+
+void Token::new_master_key(ByteView so_pin, uint32_t limit) {
+  SecureBytes mk = backend_->create_master_key(*db_, so_pin, limit);
+  try {
+    RecordKeys keys = derive_record_keys(view(mk), uid_, true);
+    write_settings(keys, limit);
+    keys.wipe();
+  } catch (...) {
+    // The caller's transaction rolls back; what the backend made outside the store (a TPM NV index) must not
+    // outlive it.
+    try {
+      backend_->remove_pin(*db_, CKU_SO);
+    } catch (const Error& e) {
+      log::warn("token in slot " + std::to_string(slot_) + ": could not undo the SO PIN record: " + e.detail);
+    }
+    throw;
+  }
 }
 
 void Token::write_settings(const RecordKeys& keys, uint32_t limit) {
@@ -424,12 +438,7 @@ void Token::reinitialize(ByteView so_pin, ByteView label32) {
     set_failures(CKU_USER, 0);
     set_failures(CKU_SO, 0);
     db_->set_meta("label", view(trim_padded(label32)));
-    const uint32_t limit = configured_limit(config_);
-    SecureBytes mk = backend_->create_master_key(*db_, so_pin, limit);
-    RecordKeys keys = derive_record_keys(view(mk), uid_, true);
-    write_settings(keys, limit);
-    keys.wipe();
-    secure_wipe(mk.data(), mk.size());
+    new_master_key(so_pin, configured_limit(config_));
   });
   token_handles_.clear();
   row_handles_.clear();

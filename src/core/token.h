@@ -95,6 +95,8 @@ class Token {
   RecordKeys open_records(ByteView master_key);
   void upgrade_records(const RecordKeys& legacy, const RecordKeys& keys);
   void write_settings(const RecordKeys& keys, uint32_t limit);
+  // In the caller's transaction: a new master key behind the SO PIN, and the settings tagged under it.
+  void new_master_key(ByteView so_pin, uint32_t limit);
   bool records_authenticated();
   // Logged in and another connection committed: re-derive the record keys (another process upgraded the
   // records) and log out if the master key no longer opens the token's settings (it was re-initialised).
