@@ -324,13 +324,19 @@ TEST_F(StoreAttack, ReinitialisedTokenDoesNotOpenForTheOldOwner) {
 TEST_F(StoreAttack, KilledKeyPairGenerationLeavesNoHalfPairs) {
   std::srand(static_cast<unsigned>(::getpid()));
   for (int round = 0; round < 12; ++round) {
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
+      close(ready[0]);
       if (C_Initialize(nullptr) != CKR_OK) _exit(2);
       CK_SESSION_HANDLE cs;
       if (C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &cs) != CKR_OK) _exit(2);
       if (C_Login(cs, CKU_USER, (CK_UTF8CHAR_PTR)kUserPin, strlen(kUserPin)) != CKR_OK) _exit(2);
+      // Killed only from here on: a login cut short counts as a wrong PIN (the attempt is counted before the
+      // PIN is tried), and three of those would lock the token.
+      if (write(ready[1], "r", 1) != 1) _exit(2);
       for (int i = 0;; ++i) {
         const std::string id = "r" + std::to_string(round) + "-" + std::to_string(i);
         CK_MECHANISM m{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
@@ -344,7 +350,11 @@ TEST_F(StoreAttack, KilledKeyPairGenerationLeavesNoHalfPairs) {
         if (C_GenerateKeyPair(cs, &m, pub, 3, priv, 3, &hp, &hk) != CKR_OK) _exit(3);
       }
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(20000 + std::rand() % 60000));
+    close(ready[1]);
+    char c = 0;
+    const bool logged_in = read(ready[0], &c, 1) == 1;
+    close(ready[0]);
+    if (logged_in) std::this_thread::sleep_for(std::chrono::microseconds(20000 + std::rand() % 60000));
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
