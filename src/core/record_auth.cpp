@@ -9,14 +9,21 @@
 #include "store/attribute_codec.h"
 
 #include <cstring>
+#include <initializer_list>
 
 namespace keyseal::core {
 namespace {
 
-void put_field(SecureBytes& out, ByteView v) {
-  const uint64_t n = v.size();
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<uint8_t>(n >> (8 * i)));
-  out.insert(out.end(), v.begin(), v.end());
+// HMAC-SHA256 under the tag key over length-prefixed fields, so no two field lists share an encoding.
+SecureBytes tag_over(const RecordKeys& k, std::initializer_list<ByteView> fields) {
+  require(k.authenticated(), CKR_GENERAL_ERROR, "tag without a tagging key");
+  SecureBytes msg;
+  for (ByteView f : fields) {
+    const uint64_t n = f.size();
+    for (int i = 7; i >= 0; --i) msg.push_back(static_cast<uint8_t>(n >> (8 * i)));
+    msg.insert(msg.end(), f.begin(), f.end());
+  }
+  return crypto::hmac_sha256(view(k.mac), view(msg));
 }
 
 // Associated data binding a sealed value to its object and attribute.
@@ -50,24 +57,12 @@ RecordKeys derive_record_keys(ByteView master_key, std::string_view token_uid, b
 
 SecureBytes record_tag(const RecordKeys& k, std::string_view token_uid, std::string_view object_uid,
                        ByteView encoded_attrs) {
-  require(k.authenticated(), CKR_GENERAL_ERROR, "record tag without a tagging key");
-  SecureBytes msg;
-  msg.reserve(64 + object_uid.size() + encoded_attrs.size());
-  put_field(msg, view("keyseal/object-record/v2"));
-  put_field(msg, view(token_uid));
-  put_field(msg, view(object_uid));
-  put_field(msg, encoded_attrs);
-  return crypto::hmac_sha256(view(k.mac), view(msg));
+  return tag_over(k, {view("keyseal/object-record/v2"), view(token_uid), view(object_uid), encoded_attrs});
 }
 
 SecureBytes settings_tag(const RecordKeys& k, std::string_view token_uid, uint32_t pin_limit) {
-  require(k.authenticated(), CKR_GENERAL_ERROR, "settings tag without a tagging key");
-  SecureBytes msg;
-  put_field(msg, view("keyseal/token-settings/v2"));
-  put_field(msg, view(token_uid));
-  put_field(msg, view(kRecordFormatAuthenticated));
-  put_field(msg, view(std::to_string(pin_limit)));
-  return crypto::hmac_sha256(view(k.mac), view(msg));
+  return tag_over(k, {view("keyseal/token-settings/v2"), view(token_uid), view(kRecordFormatAuthenticated),
+                     view(std::to_string(pin_limit))});
 }
 
 namespace {

@@ -144,6 +144,11 @@ void Token::new_master_key(ByteView so_pin, uint32_t limit) {
   }
 }
 
+bool Token::settings_verify(const RecordKeys& keys) {
+  auto tag = db_->get_meta(kSettingsTagKey);
+  return tag && equal_constant_time(view(*tag), view(settings_tag(keys, uid_, pin_limit())));
+}
+
 void Token::write_settings(const RecordKeys& keys, uint32_t limit) {
   db_->set_meta(kRecordFormatKey, view(kRecordFormatAuthenticated));
   db_->set_meta(kPinLimitKey, view(std::to_string(limit)));
@@ -194,42 +199,46 @@ void Token::fill_info(CK_TOKEN_INFO& info, CK_ULONG sessions, CK_ULONG rw_sessio
   backend_->fill_token_info(*db_, info);
 }
 
+void Token::require_unlocked(CK_USER_TYPE who, uint32_t failures, uint32_t limit) const {
+  if (failures >= limit) fail(CKR_PIN_LOCKED, std::string(role(who)) + " PIN is locked");
+}
+
+void Token::after_unlock(CK_USER_TYPE who, ByteView master_key, ByteView pin) {
+  try {
+    backend_->after_unlock(*db_, who, master_key, pin);
+  } catch (const Error& e) {  // the unlock stands; the upgrade is tried again next time
+    log::warn("token in slot " + std::to_string(slot_) + ": record upgrade after login failed: " + e.detail);
+  }
+}
+
 SecureBytes Token::verify_pin(CK_USER_TYPE who, ByteView pin) {
   const CK_USER_TYPE acct = who == CKU_SO ? CKU_SO : CKU_USER;
   if (acct == CKU_USER && !backend_->has_pin(*db_, CKU_USER))
     fail(CKR_USER_PIN_NOT_INITIALIZED, "the user PIN is not initialised");
   // A backend that counts wrong PINs in hardware (the TPM, for this token alone) decides by itself.
   if (auto hw = backend_->pin_counter(*db_, acct)) {
-    if (hw->failures >= hw->limit) fail(CKR_PIN_LOCKED, std::string(role(acct)) + " PIN is locked");
+    require_unlocked(acct, hw->failures, hw->limit);
     SecureBytes mk = backend_->unlock(*db_, acct, pin);
-    try {
-      backend_->after_unlock(*db_, acct, view(mk), pin);
-    } catch (const Error& e) {
-      log::warn("token in slot " + std::to_string(slot_) + ": record upgrade after login failed: " + e.detail);
-    }
+    after_unlock(acct, view(mk), pin);
     return mk;
   }
   if (db_->read_only()) {
     // A store on a read-only medium cannot count: its lock state is honoured, wrong PINs are not counted
     // (docs/security.md; whoever reads the medium can copy the file and guess against the copy anyway).
-    if (failures(acct) >= pin_limit()) fail(CKR_PIN_LOCKED, std::string(role(acct)) + " PIN is locked");
+    require_unlocked(acct, failures(acct), pin_limit());
     return backend_->unlock(*db_, acct, pin);
   }
   // The attempt is counted before the PIN is tried, in one store transaction, so parallel guesses (threads or
   // processes) cannot get past the limit; a right PIN sets the count back. The limit is the token's own.
   db_->transaction([&] {
     const uint32_t before = failures(acct);
-    if (before >= pin_limit()) fail(CKR_PIN_LOCKED, std::string(role(acct)) + " PIN is locked");
+    require_unlocked(acct, before, pin_limit());
     set_failures(acct, before + 1);
   });
   try {
     SecureBytes mk = backend_->unlock(*db_, acct, pin);
     db_->transaction([&] { set_failures(acct, 0); });
-    try {
-      backend_->after_unlock(*db_, acct, view(mk), pin);
-    } catch (const Error& e) {  // the unlock stands; the upgrade is tried again next time
-      log::warn("token in slot " + std::to_string(slot_) + ": record upgrade after login failed: " + e.detail);
-    }
+    after_unlock(acct, view(mk), pin);
     return mk;
   } catch (const Error& e) {
     if (e.rv == CKR_PIN_INCORRECT) {
@@ -286,8 +295,7 @@ RecordKeys Token::open_records(ByteView master_key) {
     // Nothing can be upgraded or repaired on a read-only medium: records are read as they are stored.
     const bool authenticated = records_authenticated();
     RecordKeys keys = derive_record_keys(master_key, uid_, authenticated);
-    auto tag = db_->get_meta(kSettingsTagKey);
-    if (authenticated && (!tag || !equal_constant_time(view(*tag), view(settings_tag(keys, uid_, pin_limit())))))
+    if (authenticated && !settings_verify(keys))
       log::error("token in slot " + std::to_string(slot_) + ": its settings were changed outside keyseal");
     return keys;
   }
@@ -299,12 +307,10 @@ RecordKeys Token::open_records(ByteView master_key) {
       legacy.wipe();
       return;
     }
-    const uint32_t limit = pin_limit();
-    auto tag = db_->get_meta(kSettingsTagKey);
-    if (!tag || !equal_constant_time(view(*tag), view(settings_tag(keys, uid_, limit)))) {
+    if (!settings_verify(keys)) {
       // Changed outside keyseal. The limit already served this login; what it was is unknown, so it becomes
       // at most the default, and says so.
-      const uint32_t repaired = std::min(limit, kDefaultPinLimit);
+      const uint32_t repaired = std::min(pin_limit(), kDefaultPinLimit);
       log::error("token in slot " + std::to_string(slot_) + ": its settings were changed outside keyseal; PIN " +
                  "retry limit set to " + std::to_string(repaired));
       write_settings(keys, repaired);
@@ -362,9 +368,7 @@ void Token::refresh_keys_locked() {
     keys_.wipe();
     keys_ = derive_record_keys(view(master_key_), uid_, true);  // another process upgraded the records
   }
-  const uint32_t limit = pin_limit();
-  auto tag = db_->get_meta(kSettingsTagKey);
-  if (tag && equal_constant_time(view(*tag), view(settings_tag(keys_, uid_, limit)))) return;
+  if (settings_verify(keys_)) return;
   // Re-initialised by another process (a new master key), or the settings were tampered with: this login
   // can no longer vouch for the records.
   log::warn("token in slot " + std::to_string(slot_) + ": the token's master key changed; logged out");

@@ -90,6 +90,9 @@ class Token {
   void set_failures(CK_USER_TYPE who, uint32_t n);
   uint32_t pin_limit();  // the token's own limit (meta), never the caller's configuration
   SecureBytes verify_pin(CK_USER_TYPE who, ByteView pin);  // with the retry counter
+  void require_unlocked(CK_USER_TYPE who, uint32_t failures, uint32_t limit) const;  // else CKR_PIN_LOCKED
+  void after_unlock(CK_USER_TYPE who, ByteView master_key, ByteView pin);  // the backend's upgrade, logged
+  bool settings_verify(const RecordKeys& keys);  // the settings tag is there and verifies under keys
   // After a right PIN: the record keys, with the settings checked and, for a token from before record
   // authentication, every record upgraded in one transaction. Throws CKR_DEVICE_ERROR only for a broken store.
   RecordKeys open_records(ByteView master_key);

@@ -143,12 +143,7 @@ PinCount read_pin_index(Connection::Guard& g, TPM2_HANDLE handle) {
   TSS2_RC rc = Esys_NV_Read(g.ctx(), ESYS_TR_RH_OWNER, nv.tr(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, 8, 0,
                             &data);
   if (rc != TSS2_RC_SUCCESS && !is_connection_error(rc)) {
-    TPMT_SYM_DEF sym{};
-    sym.algorithm = TPM2_ALG_NULL;
-    ESYS_TR s = ESYS_TR_NONE;
-    g.check(Esys_StartAuthSession(g.ctx(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                  nullptr, TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, &s),
-            "TPM2_StartAuthSession");
+    ESYS_TR s = start_plain_session(g, TPM2_SE_POLICY);
     // continueSession clear: the TPM ends the session with a successful read (no flush command).
     (void)Esys_TRSess_SetAttributes(g.ctx(), s, 0, TPMA_SESSION_CONTINUESESSION);
     rc = Esys_NV_Read(g.ctx(), nv.tr(), nv.tr(), s, ESYS_TR_NONE, ESYS_TR_NONE, 8, 0, &data);
@@ -187,6 +182,16 @@ bool undefine_pin_index(Connection::Guard& g, TPM2_HANDLE handle) noexcept {
     log::debug("TPM token: PIN-fail NV index " + hex(handle) + " not removed: " + e.detail);
   }
   return false;
+}
+
+ESYS_TR start_plain_session(Connection::Guard& g, TPM2_SE type) {
+  TPMT_SYM_DEF sym{};
+  sym.algorithm = TPM2_ALG_NULL;
+  ESYS_TR s = ESYS_TR_NONE;
+  g.check(Esys_StartAuthSession(g.ctx(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                nullptr, type, &sym, TPM2_ALG_SHA256, &s),
+          "TPM2_StartAuthSession");
+  return s;
 }
 
 }  // namespace keyseal::tpm

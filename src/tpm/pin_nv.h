@@ -48,4 +48,9 @@ PinCount read_pin_index(Connection::Guard& g, TPM2_HANDLE handle);
 // Best effort (owner authorisation): logs and returns false when the index stays.
 bool undefine_pin_index(Connection::Guard& g, TPM2_HANDLE handle) noexcept;
 
+// An unbound, unsalted SHA-256 session of `type` (policy or trial) with no parameter encryption: the
+// sessions the PIN records use (the PIN-derived auth goes in PolicySecret or as a password, never on the wire
+// in a way a session would protect). The caller flushes it, or lets the TPM end it with continueSession clear.
+ESYS_TR start_plain_session(Connection::Guard& g, TPM2_SE type);
+
 }  // namespace keyseal::tpm

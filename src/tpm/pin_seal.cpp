@@ -100,12 +100,7 @@ size_t digest_len(TPMI_ALG_HASH h) {
 // PIN-fail index comes first, so a wrong PIN is counted there and never reaches the DA-protected object.
 ESYS_TR policy_session(Connection::Guard& g, const TPML_PCR_SELECTION& sel, TPM2_SE type, TPM2_HANDLE nv,
                        ByteView auth) {
-  TPMT_SYM_DEF sym{};
-  sym.algorithm = TPM2_ALG_NULL;
-  ESYS_TR s = ESYS_TR_NONE;
-  g.check(Esys_StartAuthSession(g.ctx(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                nullptr, type, &sym, TPM2_ALG_SHA256, &s),
-          "TPM2_StartAuthSession");
+  ESYS_TR s = start_plain_session(g, type);
   try {
     if (nv != 0) {
       NvRef index(g, nv);
