@@ -1,9 +1,19 @@
 /* keyseal's view of the PKCS#11 API: p11-kit's pkcs11.h (2.40) plus the PKCS#11 3.0 definitions that
- * header lacks, written from the OASIS PKCS#11 3.0 base specification (sections 3, 4.13 and 5.2, 5.21). */
+ * header lacks, written from the OASIS PKCS#11 3.0 base specification (sections 3, 4.13 and 5.2, 5.21).
+ *
+ * Windows: CK_ULONG is 32 bits (unsigned long under LLP64) and every PKCS#11 structure is packed to 1 byte.
+ * p11-kit's header packs its own structures and pops the packing at its end, so the declarations below are
+ * wrapped in the same packing. p11-kit declares the C_* functions __declspec(dllexport) when CRYPTOKI_EXPORTS
+ * is defined (the module's own build) and __declspec(dllimport) otherwise (hosts); the 3.0 functions declared
+ * here follow the same rule through CK_SPEC. tests/unit/abi checks the resulting sizes and offsets. */
 #ifndef KEYSEAL_PKCS11_H
 #define KEYSEAL_PKCS11_H
 
 #include <p11-kit/pkcs11.h>
+
+#if defined(_WIN32) || defined(CRYPTOKI_FORCE_WIN32)
+#pragma pack(push, cryptoki, 1)
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -51,7 +61,7 @@ typedef CK_INTERFACE *CK_INTERFACE_PTR;
 typedef CK_INTERFACE_PTR *CK_INTERFACE_PTR_PTR;
 
 /* The functions PKCS#11 3.0 adds (section 5). */
-#define KS_DECLARE_30(name, args) typedef CK_RV (*CK_##name) args; CK_RV name args
+#define KS_DECLARE_30(name, args) typedef CK_RV (*CK_##name) args; CK_RV CK_SPEC name args
 
 KS_DECLARE_30(C_GetInterfaceList, (CK_INTERFACE_PTR pInterfacesList, CK_ULONG_PTR pulCount));
 KS_DECLARE_30(C_GetInterface, (CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVersion,
@@ -206,7 +216,29 @@ typedef struct KS_CK_FUNCTION_LIST_3_0 {
 typedef CK_FUNCTION_LIST_3_0 *CK_FUNCTION_LIST_3_0_PTR;
 typedef CK_FUNCTION_LIST_3_0_PTR *CK_FUNCTION_LIST_3_0_PTR_PTR;
 
+/* CK_EDDSA_PARAMS (PKCS#11 3.0 current mechanisms, 2.3.14), absent from p11-kit's header. */
+typedef struct KS_CK_EDDSA_PARAMS {
+  CK_BBOOL phFlag;
+  CK_ULONG ulContextDataLen;
+  CK_BYTE_PTR pContextData;
+} CK_EDDSA_PARAMS;
+typedef CK_EDDSA_PARAMS *CK_EDDSA_PARAMS_PTR;
+
+/* CK_GCM_PARAMS as PKCS#11 2.40 printed it before its errata (no ulIvBits); some callers still pass it. Declared
+ * here, packed like the real one, so that the module tells the two apart by size on every platform. */
+typedef struct KS_CK_GCM_PARAMS_NO_IV_BITS {
+  CK_BYTE_PTR pIv;
+  CK_ULONG ulIvLen;
+  CK_BYTE_PTR pAAD;
+  CK_ULONG ulAADLen;
+  CK_ULONG ulTagBits;
+} KS_CK_GCM_PARAMS_NO_IV_BITS;
+
 #ifdef __cplusplus
 }
+#endif
+
+#if defined(_WIN32) || defined(CRYPTOKI_FORCE_WIN32)
+#pragma pack(pop, cryptoki)
 #endif
 #endif /* KEYSEAL_PKCS11_H */
