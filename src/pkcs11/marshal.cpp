@@ -11,20 +11,10 @@ namespace {
 
 constexpr CK_ULONG kMaxAttribute = 64u << 20;  // no real attribute is larger than 64 MiB
 
-// CK_EDDSA_PARAMS (current mechanisms spec 2.3.14), absent from p11-kit's header.
-struct EddsaParams {
-  CK_BBOOL phFlag;
-  CK_ULONG ulContextDataLen;
-  CK_BYTE_PTR pContextData;
-};
-// The CK_GCM_PARAMS layout of PKCS#11 2.40 before its errata (no ulIvBits), still used by some callers.
-struct GcmParamsNoIvBits {
-  CK_BYTE_PTR pIv;
-  CK_ULONG ulIvLen;
-  CK_BYTE_PTR pAAD;
-  CK_ULONG ulAADLen;
-  CK_ULONG ulTagBits;
-};
+// The CK_GCM_PARAMS layout of PKCS#11 2.40 before its errata (no ulIvBits), still used by some callers. Declared
+// in keyseal/pkcs11.h so that it is packed like CK_GCM_PARAMS on Windows (unpacked, its 32 bytes there would
+// equal the packed CK_GCM_PARAMS and the two could not be told apart by size).
+using GcmParamsNoIvBits = KS_CK_GCM_PARAMS_NO_IV_BITS;
 
 CK_MECHANISM_TYPE hash_of(CK_MECHANISM_TYPE h) {
   switch (h) {
