@@ -307,8 +307,9 @@ dep_opensc() {
     fi
     install -d "$SYSROOT/bin"
     install -m755 "$exe" "$SYSROOT/bin/pkcs11-tool.exe"
-    "$WINE_RUN" "$SYSROOT/bin/pkcs11-tool.exe" --help 2>&1 | tr -d '\r' | grep -q -- '--module' ||
-        die "pkcs11-tool.exe --help under wine did not print its usage"
+    # pkcs11-tool 0.23 has no --help option: it prints its usage and exits 1 or 2.
+    local usage; usage=$("$WINE_RUN" "$SYSROOT/bin/pkcs11-tool.exe" --help 2>&1 | tr -d '\r') || true
+    grep -q -- '--module <arg>' <<<"$usage" || die "pkcs11-tool.exe --help under wine did not print its usage: $usage"
     mark_done opensc "$key"
 }
 
@@ -447,9 +448,9 @@ soft_env() {
 }
 
 test_cli() {
-    local w=$BUILD/wintest/cli dll; dll=$(find_built keyseal.dll)
+    local w=$WORK/cli
     soft_env "$w"
-    local K=("$SHIMS/keyseal" --module "$dll") slot
+    local K=("$SHIMS/keyseal" --module "$MODULE") slot
     set -x
     "${K[@]}" status
     "${K[@]}" init --label "win cli" --so-pin 87654321 --pin 123456 | tee "$w/init.out"
@@ -468,9 +469,9 @@ test_cli() {
 }
 
 test_pkcs11_tool() {
-    local w=$BUILD/wintest/p11 dll; dll=$(find_built keyseal.dll)
+    local w=$WORK/p11
     soft_env "$w"
-    local P=("$SHIMS/pkcs11-tool" --module "$dll") L=(--login --pin 123456) T=(--token-label "win p11")
+    local P=("$SHIMS/pkcs11-tool" --module "$MODULE") L=(--login --pin 123456) T=(--token-label "win p11")
     set -x
     "${P[@]}" -L | tee "$w/slots.out"
     grep -q 'token state: *uninitialized' "$w/slots.out"
@@ -506,6 +507,25 @@ test_pkcs11_tool() {
     set +x
 }
 
+# run_check FUNCTION MODULE SHIMS WORKDIR: a check in a shell of its own with errexit on (a function
+# called in an `||` list would run with errexit off).
+run_check() {
+    MODULE=$2 SHIMS=$3 WORK=$4 bash -c "set -euo pipefail; $(declare -f soft_env "$1"); $1"
+}
+
+# The keyseal.exe and pkcs11-tool.exe checks run against a Linux build as well, to check the checks:
+#   scripts/windows.sh selftest-linux path/to/libkeyseal.so path/to/keyseal
+selftest_linux() {
+    local mod=${1:?module} cli=${2:?keyseal tool} d; d=$(mktemp -d)
+    mkdir "$d/shims"
+    ln -s "$(readlink -f "$cli")" "$d/shims/keyseal"
+    ln -s "$(command -v pkcs11-tool)" "$d/shims/pkcs11-tool"
+    stage "keyseal (Linux)" run_check test_cli "$(readlink -f "$mod")" "$d/shims" "$d"
+    stage "pkcs11-tool (Linux)" run_check test_pkcs11_tool "$(readlink -f "$mod")" "$d/shims" "$d"
+    rm -rf "$d"
+    [ ${#FAILED_STAGES[@]} = 0 ] || die "failed: ${FAILED_STAGES[*]}"
+}
+
 do_test() {
     [ -n "$(find_built keyseal.dll)" ] || die "no Windows build in $BUILD: run '$0 build' first"
     [ -f "$SYSROOT/bin/pkcs11-tool.exe" ] || die "no pkcs11-tool.exe in $SYSROOT/bin: run '$0 deps' first"
@@ -515,8 +535,9 @@ do_test() {
     SHIMS=$(make_shims)
     stage ctest test_ctest
     stage conformance test_conformance
-    stage keyseal.exe bash -c "set -euo pipefail; $(declare -f soft_env find_built test_cli); BUILD='$BUILD' SHIMS='$SHIMS' test_cli"
-    stage pkcs11-tool.exe bash -c "set -euo pipefail; $(declare -f soft_env find_built test_pkcs11_tool); BUILD='$BUILD' SHIMS='$SHIMS' test_pkcs11_tool"
+    local dll; dll=$(find_built keyseal.dll)
+    stage keyseal.exe run_check test_cli "$dll" "$SHIMS" "$BUILD/wintest"
+    stage pkcs11-tool.exe run_check test_pkcs11_tool "$dll" "$SHIMS" "$BUILD/wintest"
     stop_wineserver
     echo "=== windows.sh: test took $((SECONDS - t0))s" >&2
     [ ${#FAILED_STAGES[@]} = 0 ] || die "Windows test stages failed: ${FAILED_STAGES[*]}"
@@ -552,7 +573,10 @@ $WIN_ROOT/wine-run.sh (copies of cmake/toolchain-mingw64.cmake and scripts/windo
    disabled so a crash exits non-zero; about 15 s the first time):
 
    export WINEPREFIX=\$PWD/build-win/wineprefix
+   $WIN_ROOT/wine-run.sh --init                   # create the prefix if needed
    wineserver -p </dev/null >/dev/null 2>&1      # keep the server alive: 0.05 s instead of 0.7 s per start
+   wine wineboot </dev/null >/dev/null 2>&1      # start wine's services now, detached: services started
+                                                 # inside a ctest run inherit its pipes and hang ctest
    $WIN_ROOT/wine-run.sh build-win/tests/unit/crypto/crypto_tests.exe --gtest_brief=1
    (cd build-win && ctest -R crypto --output-on-failure)   # ctest uses the same wrapper
    wineserver -k                                  # when done (stops only your prefix's server)
@@ -578,6 +602,7 @@ main() {
         build) timed build do_build ;;
         test) timed test do_test ;;
         install-howto) install_howto ;;
+        selftest-linux) shift; selftest_linux "$@" ;;
         all)
             timed "deps (sysroot)" do_sysroot
             timed "deps (opensc)" dep_opensc
