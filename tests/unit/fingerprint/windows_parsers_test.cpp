@@ -17,8 +17,12 @@ using Bytes = std::vector<uint8_t>;
 // One SMBIOS structure: type, formatted area after the 4-byte header, strings (the string set ends with a
 // double NUL; no strings is "\0\0").
 Bytes structure(uint8_t type, uint16_t handle, const Bytes& formatted, const std::vector<std::string>& strings) {
-  Bytes s{type, static_cast<uint8_t>(4 + formatted.size()), static_cast<uint8_t>(handle), static_cast<uint8_t>(handle >> 8)};
-  s.insert(s.end(), formatted.begin(), formatted.end());
+  Bytes s(4 + formatted.size());
+  s[0] = type;
+  s[1] = static_cast<uint8_t>(s.size());
+  s[2] = static_cast<uint8_t>(handle);
+  s[3] = static_cast<uint8_t>(handle >> 8);
+  std::copy(formatted.begin(), formatted.end(), s.begin() + 4);
   for (const auto& str : strings) {
     s.insert(s.end(), str.begin(), str.end());
     s.push_back(0);
