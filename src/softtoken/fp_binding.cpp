@@ -8,7 +8,6 @@
 #include "common/log.h"
 #include "crypto/aead.h"
 #include "crypto/random.h"
-#include "fingerprint/linux_sources.h"
 #include "store/token_db.h"
 
 namespace keyseal::softtoken {
@@ -54,11 +53,13 @@ SecureBytes open_sealed_secret(store::TokenDb& db, ByteView master_key, ByteView
   }
 }
 
-// F = S xor T: the value the fingerprint shares carry (F = S when the token has no TPM share).
-SecureBytes mix(ByteView secret, const std::optional<SecureBytes>& tpm_secret) {
+// F = S xor T xor D: the value the fingerprint shares carry (a share the token does not have is left out).
+SecureBytes mix(ByteView secret, const std::optional<SecureBytes>& tpm_secret,
+                const std::optional<SecureBytes>& os_secret) {
   SecureBytes f = to_bytes(secret);
-  if (tpm_secret)
-    for (size_t i = 0; i < f.size() && i < tpm_secret->size(); ++i) f[i] ^= (*tpm_secret)[i];
+  for (const auto* share : {&tpm_secret, &os_secret})
+    if (*share)
+      for (size_t i = 0; i < f.size() && i < (*share)->size(); ++i) f[i] ^= (**share)[i];
   return f;
 }
 
@@ -86,6 +87,61 @@ Share open_tpm_share(const std::optional<SecureBytes>& record, const Machine& ma
   out = machine.tpm->unseal(view(*record));
   require(!out || out->size() == fingerprint::kSecretLen, CKR_DEVICE_ERROR, "the token's TPM share is malformed");
   return out ? Share::opened : Share::not_here;
+}
+
+// fp.os: version (1) = 1 | name length (1) | name | the wrapper's blob of D. The wrapper's context (DPAPI's
+// extra entropy) names the token, so a blob moved into another token does not open there.
+constexpr uint8_t kOsShareVersion = 1;
+SecureBytes os_context(store::TokenDb& db) {
+  return to_bytes(view("keyseal/fp-os/v1/" + meta_string(db, "uid")));
+}
+
+// A new OS share D for this token and its record, or nullopt (logged) when the OS refuses: the token is then
+// bound without that layer, as on a platform without one.
+struct NewOsShare {
+  SecureBytes secret, record;
+};
+std::optional<NewOsShare> new_os_share(store::TokenDb& db, const Machine& machine) {
+  if (!machine.os) return std::nullopt;
+  const std::string name = machine.os->name();
+  require(!name.empty() && name.size() < 256, CKR_GENERAL_ERROR, "an OS secret wrapper without a proper name");
+  NewOsShare s{crypto::random_bytes(fingerprint::kSecretLen), {kOsShareVersion, static_cast<uint8_t>(name.size())}};
+  try {
+    const SecureBytes blob = machine.os->wrap(view(s.secret), view(os_context(db)));
+    s.record.insert(s.record.end(), name.begin(), name.end());
+    s.record.insert(s.record.end(), blob.begin(), blob.end());
+  } catch (const Error& e) {
+    log::warn("the soft token's binding gets no " + name + " layer: " + e.detail);
+    return std::nullopt;
+  }
+  return s;
+}
+
+// The token's OS share D from its record (as read from fp.os): none without one; not_here (logged) when it
+// does not open here: no OS layer on this platform, another kind of wrapper, another user or machine.
+// CKR_DEVICE_ERROR for a malformed record.
+Share open_os_share(store::TokenDb& db, const std::optional<SecureBytes>& record, const Machine& machine,
+                    std::optional<SecureBytes>& out) {
+  out.reset();
+  if (!record) return Share::none;
+  const ByteView r = view(*record);
+  require(r.size() > 2 && r[0] == kOsShareVersion && r[1] > 0 && r.size() > 2u + r[1], CKR_DEVICE_ERROR,
+          "the token's OS-protected share is malformed");
+  const std::string name(reinterpret_cast<const char*>(r.data()) + 2, r[1]);
+  if (!machine.os || machine.os->name() != name) {
+    log::warn("the token's binding includes a share protected by " + name +
+              " for the user who made it, which cannot be opened here; the login is refused as with a wrong PIN");
+    return Share::not_here;
+  }
+  out = machine.os->unwrap(r.subspan(2u + r[1]), view(os_context(db)));
+  if (!out) {
+    log::warn("the token's " + name +
+              "-protected share does not open for this user on this machine; the login is refused as with a wrong "
+              "PIN");
+    return Share::not_here;
+  }
+  require(out->size() == fingerprint::kSecretLen, CKR_DEVICE_ERROR, "the token's OS-protected share is malformed");
+  return Share::opened;
 }
 
 // Role bits of fp.transit: which roles' records still need it.
@@ -130,7 +186,7 @@ SecureBytes transit_bytes(uint8_t roles, const fingerprint::Record& r) {
 // Everything the binding of a login depends on, read in one store transaction so that a concurrent
 // re-enrolment, bind or recovery is never seen half done.
 struct BindingState {
-  std::optional<SecureBytes> legacy, transit, share, so, user;
+  std::optional<SecureBytes> legacy, transit, share, os, so, user;
   const std::optional<SecureBytes>& record(CK_USER_TYPE who) const { return who == CKU_SO ? so : user; }
 };
 BindingState read_binding_state(store::TokenDb& db) {
@@ -139,6 +195,7 @@ BindingState read_binding_state(store::TokenDb& db) {
     st.legacy = db.get_meta(kLegacyBindingKey);
     st.transit = db.get_meta(kTransitKey);
     st.share = db.get_meta(kTpmShareKey);
+    st.os = db.get_meta(kOsShareKey);
     st.so = db.get_meta(pin_meta_key(CKU_SO));
     st.user = db.get_meta(pin_meta_key(CKU_USER));
   });
@@ -152,7 +209,8 @@ bool same_bytes(const std::optional<SecureBytes>& a, const std::optional<SecureB
 // Inside a transaction: nothing the caller read in `st` has changed since.
 bool unchanged(store::TokenDb& db, const BindingState& st) {
   return same_bytes(db.get_meta(kLegacyBindingKey), st.legacy) && same_bytes(db.get_meta(kTransitKey), st.transit) &&
-         same_bytes(db.get_meta(kTpmShareKey), st.share) && same_bytes(db.get_meta(pin_meta_key(CKU_SO)), st.so) &&
+         same_bytes(db.get_meta(kTpmShareKey), st.share) && same_bytes(db.get_meta(kOsShareKey), st.os) &&
+         same_bytes(db.get_meta(pin_meta_key(CKU_SO)), st.so) &&
          same_bytes(db.get_meta(pin_meta_key(CKU_USER)), st.user);
 }
 
@@ -205,10 +263,6 @@ bool settle_factor_only(store::TokenDb& db, CK_USER_TYPE who, ByteView f,
 
 }  // namespace
 
-FactorProvider linux_factor_provider() {
-  return [](const std::filesystem::path& dir) { return fingerprint::read_factors(fingerprint::linux_sources(dir)); };
-}
-
 std::string pin_meta_key(CK_USER_TYPE who) {
   return who == CKU_SO ? "pin.so" : "pin.user";
 }
@@ -238,6 +292,7 @@ std::optional<SecureBytes> ensure_fingerprint_secret(store::TokenDb& db, ByteVie
   if (auto sealed = db.get_meta(kSealedSecretKey)) return open_sealed_secret(db, master_key, view(*sealed));
   if (!any_present(machine.factors(store_dir(db)))) return std::nullopt;
   SecureBytes secret = crypto::random_bytes(fingerprint::kSecretLen);
+  const auto os_share = new_os_share(db, machine);  // the OS call outside the store transaction
   std::optional<SecureBytes> out;
   db.transaction([&] {
     if (auto sealed = db.get_meta(kSealedSecretKey)) {  // another process bound it meanwhile
@@ -246,10 +301,11 @@ std::optional<SecureBytes> ensure_fingerprint_secret(store::TokenDb& db, ByteVie
     }
     // A split without its sealed secret would leave records nobody can re-seal: never start over beside one.
     require(!db.get_meta(kLegacyBindingKey).has_value() && !db.get_meta(kTransitKey).has_value() &&
-                !db.get_meta(kTpmShareKey).has_value(),
+                !db.get_meta(kTpmShareKey).has_value() && !db.get_meta(kOsShareKey).has_value(),
             CKR_DEVICE_ERROR, "the token has a fingerprint binding but no sealed fingerprint secret");
     db.set_meta(kSealedSecretKey,
                 view(crypto::seal_aes256gcm(view(secret_key(master_key)), view(secret_aad(db)), view(secret))));
+    if (os_share) db.set_meta(kOsShareKey, view(os_share->record));
     out = std::move(secret);
   });
   return out;
@@ -275,9 +331,13 @@ Unlocked unlock_master_key(store::TokenDb& db, CK_USER_TYPE who, ByteView pin, c
   // Another TPM (or this one cleared): T stays unknown, and a random stand-in makes every candidate fail
   // exactly as a wrong PIN does, so the refusal tells nothing about which input was wrong.
   if (open_tpm_share(st.share, machine, t) == Share::not_here) t = crypto::random_bytes(fingerprint::kSecretLen);
+  // The same for an OS share that does not open for this user here (or on a platform without that layer): the
+  // login fails as with a wrong PIN, counted as one, after the same Argon2id.
+  std::optional<SecureBytes> d;
+  if (open_os_share(db, st.os, machine, d) == Share::not_here) d = crypto::random_bytes(fingerprint::kSecretLen);
   const auto current = machine.factors(store_dir(db));
   u.master_key = open_master_key_bound(view(*rec), pin, ctx, [&](ByteView mask_key, ByteView own, const SecretCheckFn& check) {
-    const auto offer = [&](ByteView f) { return check(view(mix(f, t))); };
+    const auto offer = [&](ByteView f) { return check(view(mix(f, t, d))); };
     if (v3) u.recovery = fingerprint::recover(*parse_binding(own), current, mask_key, offer);
     else if (legacy) u.recovery = fingerprint::recover(*legacy, current, ByteView(), offer);
     if (u.recovery) return true;
@@ -301,10 +361,13 @@ void seal_pin(store::TokenDb& db, CK_USER_TYPE who, ByteView master_key, ByteVie
   std::optional<SecureBytes> t;
   require(open_tpm_share(db.get_meta(kTpmShareKey), machine, t) != Share::not_here, CKR_DEVICE_ERROR,
           "the token's TPM share does not open with this machine's TPM, so no PIN record can be made for it");
+  std::optional<SecureBytes> d;
+  require(open_os_share(db, db.get_meta(kOsShareKey), machine, d) != Share::not_here, CKR_DEVICE_ERROR,
+          "the token's OS-protected share does not open for this user here, so no PIN record can be made for it");
   const auto current = machine.factors(store_dir(db));
   require(any_present(current), CKR_DEVICE_ERROR,
           "the token is bound to this machine's hardware, and no hardware factor is readable now");
-  const SecureBytes f = mix(view(*secret), t);
+  const SecureBytes f = mix(view(*secret), t, d);
   const SecureBytes rec = seal_v3(db, who, master_key, pin, view(*secret), view(f), current, params);
   db.transaction([&] {
     db.set_meta(pin_meta_key(who), view(rec));
@@ -328,6 +391,8 @@ Refresh refresh_binding(store::TokenDb& db, CK_USER_TYPE who, ByteView master_ke
   // one that needs a share this machine cannot give.
   std::optional<SecureBytes> t;
   if (st.share && (!machine.tpm || open_tpm_share(st.share, machine, t) != Share::opened)) return r;
+  std::optional<SecureBytes> d;
+  if (st.os && open_os_share(db, st.os, machine, d) != Share::opened) return r;
   const auto current = machine.factors(store_dir(db));
   if (!any_present(current)) return r;  // keep the old split rather than none
   // The TPM answers, but its EK factor is missing now: a passing failure, not a change to enrol (re-enrolling
@@ -337,7 +402,7 @@ Refresh refresh_binding(store::TokenDb& db, CK_USER_TYPE who, ByteView master_ke
           u.recovery->changed.end())
     return r;
   if (u.recovery) r.changed = u.recovery->changed;
-  const SecureBytes f = mix(view(*secret), t);
+  const SecureBytes f = mix(view(*secret), t, d);
   // Argon2id outside the transaction; written only if nothing changed meanwhile.
   const SecureBytes fresh = seal_v3(db, who, master_key, pin, view(*secret), view(f), current, record_params(view(*rec)));
   db.transaction([&] {
@@ -370,9 +435,12 @@ void bind_tpm(store::TokenDb& db, ByteView so_pin, ByteView user_pin, const Mach
   const auto secret = ensure_fingerprint_secret(db, view(*master_key), machine);
   require(secret.has_value(), CKR_FUNCTION_FAILED,
           "no hardware factor was found here, so the token has no fingerprint binding to add a TPM share to");
+  std::optional<SecureBytes> d;
+  require(open_os_share(db, db.get_meta(kOsShareKey), machine, d) != Share::not_here, CKR_DEVICE_ERROR,
+          "the token's OS-protected share does not open for this user here");
   const auto current = machine.factors(store_dir(db));
   const NewShare share = new_tpm_share(machine);  // TPM and Argon2id work outside the store transaction
-  const SecureBytes f = mix(view(*secret), share.secret);
+  const SecureBytes f = mix(view(*secret), share.secret, d);
   std::optional<SecureBytes> so, user;
   if (st.so) so = seal_v3(db, CKU_SO, view(*master_key), so_pin, view(*secret), view(f), current, record_params(view(*st.so)));
   if (st.user)
@@ -403,7 +471,11 @@ void rebind(store::TokenDb& db, ByteView secret, const std::vector<fingerprint::
                 "); the recovered token is bound to the fingerprint only");
     }
   }
-  const SecureBytes f = mix(secret, share ? std::optional(share->secret) : std::nullopt);
+  // The OS layer is made afresh where this machine has one (the old D opens only for the user and machine that
+  // made it), and dropped where it has none.
+  const auto os_share = new_os_share(db, machine);
+  const SecureBytes f = mix(secret, share ? std::optional(share->secret) : std::nullopt,
+                            os_share ? std::optional(os_share->secret) : std::nullopt);
   db.transaction([&] {
     uint8_t roles = 0;
     for (const CK_USER_TYPE who : {CKU_SO, CKU_USER})
@@ -411,6 +483,8 @@ void rebind(store::TokenDb& db, ByteView secret, const std::vector<fingerprint::
         roles |= role_bit(who);
     if (share) db.set_meta(kTpmShareKey, view(share->record));
     else db.delete_meta(kTpmShareKey);
+    if (os_share) db.set_meta(kOsShareKey, view(os_share->record));
+    else db.delete_meta(kOsShareKey);
     db.delete_meta(kLegacyBindingKey);
     if (roles) db.set_meta(kTransitKey, view(transit_bytes(roles, fingerprint::enrol_secret(f, current, ByteView(), 0))));
     else db.delete_meta(kTransitKey);
@@ -453,8 +527,13 @@ std::string binding_summary(store::TokenDb& db, const Machine& machine) {
   const auto binding = load_binding(db);
   const auto current = machine.factors(store_dir(db));
   if (binding) {
-    if (has_tpm_share(db)) return tpm_summary(binding->factor_ids, recorded_bits(*binding, current), binding->k);
-    return binding_strength(*binding, current).summary();
+    std::string layer;  // "; DPAPI: this Windows user only" for a token with an OS share
+    if (const auto os = db.get_meta(kOsShareKey); os && os->size() > 2 && os->size() > 2u + (*os)[1]) {
+      const std::string name(reinterpret_cast<const char*>(os->data()) + 2, (*os)[1]);
+      layer = "; " + (name == "dpapi" ? std::string("DPAPI") : name) + ": its user on this machine only";
+    }
+    if (has_tpm_share(db)) return tpm_summary(binding->factor_ids, recorded_bits(*binding, current), binding->k) + layer;
+    return binding_strength(*binding, current).summary() + layer;
   }
   return any_present(current) ? "binding: none yet (made at the next login)"
                               : "binding: none (PIN only: no hardware factor found)";

@@ -1,8 +1,9 @@
 // The soft token's hardware binding (issue 5; issue 11, items 9 and 10) kept in the token's metadata: the
 // binding secret S sealed under the master key ("fp.secret"), the PIN records that mix S into their KEK, and S
 // split in two shares: where the token was bound to a TPM (at `keyseal init --bind-tpm` or `keyseal bind-tpm`,
-// never as a side effect of a login), a random T sealed by the TPM ("fp.tpm"), and F = S xor T (F = S without
-// a TPM) split k-of-n across the fingerprint factors. Each scheme-3 PIN record carries its own split of F,
+// never as a side effect of a login), a random T sealed by the TPM ("fp.tpm"), where the OS protects secrets
+// per user (Windows: DPAPI) a random D wrapped by it ("fp.os", made with the binding secret), and F = S xor T
+// xor D (without either, that term is left out) split k-of-n across the fingerprint factors. Each scheme-3 PIN record carries its own split of F,
 // masked under a key from that PIN's Argon2id, so no factor guess is checkable without stretching a PIN guess.
 // "fp.transit" is a factor-only n-of-n split of F (no redundant share, so nothing to check a guess against)
 // for a role whose record has not caught up yet: a scheme-2 record after the upgrade, every record after a
@@ -34,7 +35,9 @@ namespace keyseal::softtoken {
 // The factors of this machine as read now, for a token whose file lies in `store_dir` (the disk factor
 // depends on it). Tests inject fakes here.
 using FactorProvider = std::function<std::vector<fingerprint::Factor>(const std::filesystem::path& store_dir)>;
-FactorProvider linux_factor_provider();  // fingerprint::linux_sources(store_dir)
+FactorProvider linux_factor_provider();  // fingerprint::linux_sources(store_dir); Linux builds only
+// This platform's factors (CMake picks the file: linux_machine.cpp or windows_machine.cpp): Machine's default.
+FactorProvider default_factor_provider();
 
 // This machine's TPM as the soft token's second share (implemented in tpm/, which the module and the CLI
 // inject; tests use a real swtpm).
@@ -49,12 +52,32 @@ class TpmSealer {
   virtual std::optional<SecureBytes> unseal(ByteView record) = 0;
 };
 
-// What a soft token binds to here: the fingerprint factors and, where a TPM is present, its sealer.
+// The operating system's own secret protection for the current user on this machine (issue 12, item 3: DPAPI
+// on Windows, softtoken/dpapi_win.cpp; tests use fakes). A token bound where one is configured keeps a third
+// share D of its binding wrapped by it ("fp.os"), so a copy of the file opens neither for another user nor on
+// another machine, whatever the factors say.
+class OsSecretWrapper {
+ public:
+  virtual ~OsSecretWrapper() = default;
+  // Short fixed name stored with the wrapped share, e.g. "dpapi": a token is opened only by the same kind.
+  virtual std::string name() const = 0;
+  // Wraps `secret` for this user on this machine; `context` (token-specific) is mixed in as extra entropy.
+  // CKR_FUNCTION_FAILED when the OS refuses.
+  virtual SecureBytes wrap(ByteView secret, ByteView context) = 0;
+  // The secret of a blob wrap() made with the same context; nullopt when it does not open here (another user,
+  // another machine, another context, a damaged blob).
+  virtual std::optional<SecureBytes> unwrap(ByteView blob, ByteView context) = 0;
+};
+
+// What a soft token binds to here: the fingerprint factors, where a TPM is present its sealer, and where the
+// OS protects secrets per user (Windows: DPAPI) its wrapper.
 struct Machine {
   FactorProvider factors;
-  std::shared_ptr<TpmSealer> tpm;  // null: no TPM on this machine
-  Machine(FactorProvider f = linux_factor_provider(), std::shared_ptr<TpmSealer> t = nullptr)  // NOLINT: implicit
-      : factors(std::move(f)), tpm(std::move(t)) {}
+  std::shared_ptr<TpmSealer> tpm;       // null: no TPM on this machine
+  std::shared_ptr<OsSecretWrapper> os;  // null: no OS layer (Linux)
+  Machine(FactorProvider f = default_factor_provider(), std::shared_ptr<TpmSealer> t = nullptr,  // NOLINT: implicit
+          std::shared_ptr<OsSecretWrapper> o = nullptr)
+      : factors(std::move(f)), tpm(std::move(t)), os(std::move(o)) {}
 };
 
 inline constexpr unsigned kToleratedChanges = 1;  // by default one factor may change between logins
@@ -64,6 +87,7 @@ inline constexpr std::string_view kLegacyBindingKey = "fp.binding";  // issue 5'
 inline constexpr std::string_view kTransitKey = "fp.transit";
 inline constexpr std::string_view kSealedSecretKey = "fp.secret";
 inline constexpr std::string_view kTpmShareKey = "fp.tpm";
+inline constexpr std::string_view kOsShareKey = "fp.os";  // version 1 | name length | name | wrapped D
 std::string pin_meta_key(CK_USER_TYPE who);                     // "pin.so" / "pin.user"
 std::string pin_context(store::TokenDb& db, CK_USER_TYPE who);  // "<token uid>/so" / "<token uid>/user"
 
