@@ -67,8 +67,8 @@ Status FakeProvider::check_auth(Key& k, ByteView auth, const char* call) {
   // The TPM refuses every DA-protected authorisation while in lockout, the right one too; a wrong one counts.
   if (failures_ >= threshold_) return st(code::kTpmLockout, call);
   if (!equal_constant_time(view(k.spec.usage_auth), auth)) {
-    ++failures_;
-    return st(failures_ >= threshold_ ? code::kTpmLockout : code::kTpmAuthFailSession1, call);
+    ++failures_;  // the failure that reaches the threshold is still reported as one; the next meets lockout
+    return st(code::kTpmAuthFailSession1, call);
   }
   return st(code::kOk, call);
 }
@@ -100,7 +100,7 @@ Result<std::string> FakeProvider::platform_type() {
   std::lock_guard g(mu_);
   Result<std::string> r;
   r.status = gate("NCryptGetProperty");
-  if (r.ok() && version_ != 2) r.status = st(code::kNotSupported, "NCryptGetProperty");
+  if (r.ok() && (version_ != 2 || !platform_readable_)) r.status = st(code::kNotSupported, "NCryptGetProperty");
   if (r.ok()) r.value = "TPM-Version:2.0 -Level:0-Revision:1.59-VendorID:'KSFK'-Firmware:7.85";
   return r;
 }
@@ -323,6 +323,11 @@ Status FakeProvider::change_auth(const std::string& name, ByteView old_auth, Byt
 void FakeProvider::set_absent(bool absent) {
   std::lock_guard g(mu_);
   absent_ = absent;
+}
+
+void FakeProvider::set_platform_readable(bool readable) {
+  std::lock_guard g(mu_);
+  platform_readable_ = readable;
 }
 
 void FakeProvider::set_tpm_version(uint32_t v) {

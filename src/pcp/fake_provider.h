@@ -32,6 +32,7 @@ class FakeProvider final : public Provider {
   // Faults. absent: TBS answers TBS_E_TPM_NOT_FOUND and the platform type does not read (as under wine).
   void set_absent(bool absent);
   void set_tpm_version(uint32_t v);  // device info's version (1: a TPM 1.2)
+  void set_platform_readable(bool readable);  // PCP_PLATFORM_TYPE answers NTE_NOT_SUPPORTED when false
   // Every call from now on fails with `c` (0: stop), or only the call after `skip` successful ones.
   void fail_all(uint32_t c);
   void fail_after(unsigned skip, uint32_t c);
@@ -52,6 +53,7 @@ class FakeProvider final : public Provider {
   uint32_t failures_ = 0;
   bool absent_ = false;
   uint32_t version_ = 2;
+  bool platform_readable_ = true;
   uint32_t fail_code_ = 0;
   bool fail_once_ = false;
   unsigned fail_skip_ = 0;

@@ -400,6 +400,10 @@ SecureBytes PcpBackend::unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView pi
   dp.label = wrap_label(uid, who);
   Result<SecureBytes> r = provider_->decrypt(rec->name, view(auth), dp, view(rec->ciphertext));
   if (!r.ok()) {
+    if (is_auth_failure(r.status.code) || is_lockout(r.status.code)) {
+      std::lock_guard g(info_mu_);
+      info_read_ = {};  // the TPM's dictionary-attack state changed: the next token info reads it
+    }
     if (r.status.code == code::kBadKeyset)
       fail(CKR_DEVICE_ERROR, "the token's " + std::string(role(who)) + " PIN key " + rec->name +
                                  " is not in this user's Platform Crypto Provider (token made by another Windows "
