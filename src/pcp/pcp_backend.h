@@ -21,6 +21,7 @@
 #pragma once
 #include "core/backend.h"
 #include "pcp/provider.h"
+#include "pcp/status.h"
 #include "softtoken/soft_backend.h"
 
 #include <chrono>
@@ -76,28 +77,10 @@ class PcpBackend final : public core::Backend {
   std::chrono::steady_clock::time_point info_read_;
 };
 
-// Usable TPM: Tbsi_GetDeviceInfo says TPM 2.0 and the PCP platform-type property reads. Opening the
-// provider is never enough (it succeeds under wine). Returns the device info, or an empty optional and `why`.
-std::optional<DeviceInfo> probe(Provider& p, std::string& why);
-
 // The backend over `provider`, or null and a one-line reason ("no TPM: Tbsi_GetDeviceInfo:
 // TBS_E_TPM_NOT_FOUND (0x8028400F)"). Never throws.
 std::shared_ptr<core::Backend> connect_backend(std::shared_ptr<Provider> provider, std::string& why);
 // The same over the system's provider (Windows), for the module's composition.
 std::shared_ptr<core::Backend> connect_backend(std::string& why);
-
-struct TpmStatus {  // for `keyseal status`
-  bool present = false;
-  uint32_t version = 0;       // 2 for TPM 2.0, 1 for TPM 1.2, 0 unknown
-  std::string manufacturer;   // the 4-character vendor id, decoded where known ("Intel", "AMD", ...)
-  std::string vendor_string;
-  std::string firmware;       // "7.85.2"
-  std::string spec_level;     // "2.0 rev 1.59"
-  std::string platform_type;  // the PCP's PCP_PLATFORM_TYPE
-  std::string lockout;        // "not in lockout, 0 of 32 failures, recovery 7200 s"
-  std::string why;            // when not present
-};
-TpmStatus tpm_status(Provider& p);  // never throws
-TpmStatus tpm_status();             // the system's provider
 
 }  // namespace keyseal::pcp
