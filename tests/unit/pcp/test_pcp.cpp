@@ -240,6 +240,11 @@ TEST_F(PcpTest, RsaSignaturesVerifyWithOpenSsl) {
   di.insert(di.end(), h.begin(), h.end());
   m.type = CKM_RSA_PKCS;
   EXPECT_TRUE(openssl_verify(k, EVP_sha384(), RSA_PKCS1_PADDING, 0, view(h), view(sign(s, m, priv, view(di))), true));
+  // CKM_RSA_PKCS over bytes that are no DigestInfo (TLS 1.1's MD5+SHA-1): padded as given.
+  const SecureBytes raw(36, 0x5A);
+  const SecureBytes raw_sig = sign(s, m, priv, view(raw));
+  EXPECT_TRUE(openssl_verify(k, nullptr, RSA_PKCS1_PADDING, 0, view(raw), view(raw_sig), true));
+  EXPECT_EQ(rv_of([&] { sign(s, m, priv, view(SecureBytes(246, 1))); }), CKR_DATA_LEN_RANGE);
   // PSS, hashed here and pre-hashed by the caller.
   m.type = CKM_SHA384_RSA_PKCS_PSS;
   m.hash = m.mgf_hash = CKM_SHA384;
