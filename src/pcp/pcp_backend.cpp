@@ -376,6 +376,9 @@ void PcpBackend::set_pin(store::TokenDb& db, CK_USER_TYPE who, ByteView master_k
 
 SecureBytes PcpBackend::unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView pin) {
   const std::optional<PinRecord> rec = record_of(db, who);
+  if (!rec && db.get_meta(std::string("tpm.pin.") + role(who)))  // a token of the Linux TPM backend (tpm2-tss)
+    fail(CKR_DEVICE_ERROR, "this TPM token was made through tpm2-tss on Linux; its keys are sealed to that TPM "
+                           "and cannot be used through the Windows Platform Crypto Provider");
   require(rec.has_value(), CKR_USER_PIN_NOT_INITIALIZED, "no PIN is set");
   const std::string uid = meta_string(db, "uid");
   const SecureBytes auth = pin_auth(uid, who, pin);
@@ -399,7 +402,10 @@ SecureBytes PcpBackend::unlock(store::TokenDb& db, CK_USER_TYPE who, ByteView pi
   return std::move(r.value);
 }
 
-bool PcpBackend::has_pin(store::TokenDb& db, CK_USER_TYPE who) { return db.get_meta(pin_key(who)).has_value(); }
+bool PcpBackend::has_pin(store::TokenDb& db, CK_USER_TYPE who) {
+  // A Linux TPM token's record counts as a PIN, so that C_Login reaches unlock() and says why it cannot open.
+  return db.get_meta(pin_key(who)).has_value() || db.get_meta(std::string("tpm.pin.") + role(who)).has_value();
+}
 
 void PcpBackend::remove_pin(store::TokenDb& db, CK_USER_TYPE who) {
   try {

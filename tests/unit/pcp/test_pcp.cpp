@@ -7,6 +7,8 @@
 #include "core/session.h"
 #include "pcp/fake_provider.h"
 #include "pcp/pcp_backend.h"
+#include "store/token_db.h"
+#include "store/token_dir.h"
 
 #include <gtest/gtest.h>
 #include <openssl/bn.h>
@@ -566,6 +568,28 @@ TEST_F(PcpTest, KeysSurviveANewModule) {
   MechanismParams m;
   m.type = CKM_ECDSA_SHA256;
   EXPECT_EQ(sign(s, m, by_uid(s, id), view("again")).size(), 64u);
+}
+
+TEST_F(PcpTest, ALinuxTpmTokenIsRefusedWithAReason) {
+  // The same file with the Linux backend's PIN record in place of the PCP's (both are kind "tpm").
+  module_.reset();
+  {
+    auto db = store::TokenDb::open(store::token_file_path(dir_, slot_), store::OpenMode::existing);
+    auto rec = db->get_meta("pcp.pin.user");
+    ASSERT_TRUE(rec.has_value());
+    db->delete_meta("pcp.pin.user");
+    db->set_meta("tpm.pin.user", view(*rec));
+  }
+  start();
+  const CK_SESSION_HANDLE s = open();
+  try {
+    module_->login(s, CKU_USER, view(kUser));
+    ADD_FAILURE() << "logged in";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.rv, CKR_DEVICE_ERROR);
+    EXPECT_NE(e.detail.find("tpm2-tss on Linux"), std::string::npos) << e.detail;
+  }
+  EXPECT_FALSE(flags() & CKF_USER_PIN_COUNT_LOW);  // not counted as a wrong PIN
 }
 
 TEST(PcpProvider, FakeChecksUsageAuthOnEveryUseAndNeverExports) {
