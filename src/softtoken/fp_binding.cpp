@@ -8,7 +8,6 @@
 #include "common/log.h"
 #include "crypto/aead.h"
 #include "crypto/random.h"
-#include "fingerprint/linux_sources.h"
 #include "store/token_db.h"
 
 namespace keyseal::softtoken {
@@ -204,10 +203,6 @@ bool settle_factor_only(store::TokenDb& db, CK_USER_TYPE who, ByteView f,
 }
 
 }  // namespace
-
-FactorProvider linux_factor_provider() {
-  return [](const std::filesystem::path& dir) { return fingerprint::read_factors(fingerprint::linux_sources(dir)); };
-}
 
 std::string pin_meta_key(CK_USER_TYPE who) {
   return who == CKU_SO ? "pin.so" : "pin.user";

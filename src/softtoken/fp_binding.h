@@ -34,7 +34,10 @@ namespace keyseal::softtoken {
 // The factors of this machine as read now, for a token whose file lies in `store_dir` (the disk factor
 // depends on it). Tests inject fakes here.
 using FactorProvider = std::function<std::vector<fingerprint::Factor>(const std::filesystem::path& store_dir)>;
-FactorProvider linux_factor_provider();  // fingerprint::linux_sources(store_dir)
+FactorProvider linux_factor_provider();  // fingerprint::linux_sources(store_dir); Linux only
+// What a Machine reads when none is given: linux_factor_provider() on Linux (factors_linux.cpp); on Windows
+// (factors_win.cpp) no factor, because the module and the CLI always pass compose::this_machine() there.
+FactorProvider default_factor_provider();
 
 // This machine's TPM as the soft token's second share (implemented in tpm/, which the module and the CLI
 // inject; tests use a real swtpm).
@@ -53,7 +56,7 @@ class TpmSealer {
 struct Machine {
   FactorProvider factors;
   std::shared_ptr<TpmSealer> tpm;  // null: no TPM on this machine
-  Machine(FactorProvider f = linux_factor_provider(), std::shared_ptr<TpmSealer> t = nullptr)  // NOLINT: implicit
+  Machine(FactorProvider f = default_factor_provider(), std::shared_ptr<TpmSealer> t = nullptr)  // NOLINT: implicit
       : factors(std::move(f)), tpm(std::move(t)) {}
 };
 
