@@ -289,7 +289,7 @@ TEST(TokenDbCorrupt, ForeignSqliteDatabase) {
   TempDir dir;
   auto p = dir / "other.db";
   sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(p.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_open(p.string().c_str(), &raw), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(raw, "CREATE TABLE meta(key TEXT, value BLOB); INSERT INTO meta VALUES('schema_version','1')",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
@@ -305,7 +305,7 @@ TEST(TokenDbCorrupt, NewerSchemaVersionOrExtraTrigger) {
   auto trig = dir / "trigger.db";
   TokenDb::open(trig, OpenMode::create_new);
   sqlite3* raw = nullptr;
-  ASSERT_EQ(sqlite3_open(trig.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_open(trig.string().c_str(), &raw), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(raw, "CREATE TRIGGER t AFTER INSERT ON objects BEGIN DELETE FROM meta; END", nullptr,
                          nullptr, nullptr),
             SQLITE_OK);
