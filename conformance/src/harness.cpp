@@ -2,10 +2,8 @@
 // initialisation (5.5), sessions, templates and the CK_RV assertions every test uses.
 #include "harness.h"
 
-#include <dlfcn.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "platform/dynlib.h"
+#include "platform/process.h"
 
 #include <algorithm>
 #include <atomic>
@@ -92,10 +90,11 @@ void init_token(CK_SLOT_ID id) {
 void load_module(bool initialise) {
   auto& m = module();
   auto& c = config();
-  m.handle = dlopen(c.module_path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!m.handle) throw std::runtime_error(std::string("dlopen: ") + dlerror());
-  m.get_interface = reinterpret_cast<CK_C_GetInterface>(dlsym(m.handle, "C_GetInterface"));
-  m.get_interface_list = reinterpret_cast<CK_C_GetInterfaceList>(dlsym(m.handle, "C_GetInterfaceList"));
+  static platform::SharedLibrary library;  // loaded for the life of the process
+  if (!library.open(c.module_path)) throw std::runtime_error("cannot load " + c.module_path + ": " + library.error());
+  m.handle = &library;
+  m.get_interface = reinterpret_cast<CK_C_GetInterface>(library.symbol("C_GetInterface"));
+  m.get_interface_list = reinterpret_cast<CK_C_GetInterfaceList>(library.symbol("C_GetInterfaceList"));
   if (m.get_interface) {
     CK_VERSION v{3, 0};
     CK_INTERFACE_PTR iface = nullptr;
@@ -106,7 +105,7 @@ void load_module(bool initialise) {
     }
   }
   if (!m.fl) {
-    auto gfl = reinterpret_cast<CK_C_GetFunctionList>(dlsym(m.handle, "C_GetFunctionList"));
+    auto gfl = reinterpret_cast<CK_C_GetFunctionList>(library.symbol("C_GetFunctionList"));
     if (!gfl) throw std::runtime_error("module exports neither C_GetInterface nor C_GetFunctionList");
     check(gfl(&m.fl), "C_GetFunctionList");
   }
@@ -322,7 +321,7 @@ std::optional<CK_MECHANISM_INFO> mechanism_info(CK_MECHANISM_TYPE m) {
 
 std::string unique_label(const std::string& prefix) {
   static std::atomic<unsigned> counter{0};
-  return prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+  return prefix + "-" + std::to_string(platform::process_id()) + "-" + std::to_string(counter++);
 }
 
 void P11Test::SetUp() {
@@ -338,33 +337,15 @@ void P11Test::TearDown() {
 }
 
 int spawn_child_task(const std::string& name, const std::vector<std::string>& args) {
-  std::vector<std::string> argv_s{config().self_exe};
-  argv_s.insert(argv_s.end(), config().module_args.begin(), config().module_args.end());
-  argv_s.push_back("--child-task");
-  argv_s.push_back(name);
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& s : argv_s) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
-  return pid;
+  std::vector<std::string> argv{config().self_exe};
+  argv.insert(argv.end(), config().module_args.begin(), config().module_args.end());
+  argv.push_back("--child-task");
+  argv.push_back(name);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return static_cast<int>(platform::spawn_process(argv));
 }
 
-int wait_child_task(int pid, int timeout_seconds) {
-  if (pid < 0) return -2;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) != pid) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return -3;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+int wait_child_task(int pid, int timeout_seconds) { return platform::wait_process(pid, timeout_seconds); }
 
 int run_child_task(const std::string& name, const std::vector<std::string>& args, int timeout_seconds) {
   return wait_child_task(spawn_child_task(name, args), timeout_seconds);

@@ -1,4 +1,4 @@
-// The conformance harness: the module under test (loaded with dlopen, PKCS#11 3.0 section 5.2 / 5.4), the
+// The conformance harness: the module under test (loaded with dlopen / LoadLibrary, PKCS#11 3.0 section 5.2 / 5.4), the
 // run's configuration, CK_RV assertions, RAII sessions and attribute templates shared by every test file.
 #pragma once
 
@@ -33,7 +33,7 @@ Config& config();
 
 // The loaded module: 2.40 function list always, 3.0 list when C_GetInterface offered one.
 struct Module {
-  void* handle = nullptr;
+  void* handle = nullptr;  // the platform::SharedLibrary holding the module
   CK_FUNCTION_LIST_PTR fl = nullptr;
   CK_FUNCTION_LIST_3_0_PTR fl3 = nullptr;
   CK_C_GetInterface get_interface = nullptr;
@@ -148,6 +148,10 @@ class P11Test : public testing::Test {
   void TearDown() override;
   CK_SESSION_HANDLE session_ = CK_INVALID_HANDLE;
 };
+
+// The fixture of the concurrency tests, shared by test_concurrency.cpp and fork_<platform>.cpp (one type, so
+// GoogleTest sees one suite).
+class Concurrency : public P11Test {};
 
 // Runs this program again as a child with --child-task NAME ARGS; returns its exit status (-1: signal).
 int run_child_task(const std::string& name, const std::vector<std::string>& args, int timeout_seconds = 60);

@@ -2,7 +2,7 @@
 // section 5.2: C_GetInterface, else C_GetFunctionList) and runs the GoogleTest suite or a child task.
 #include "harness.h"
 
-#include <unistd.h>
+#include "platform/process.h"
 
 #include <climits>
 #include <cstdio>
@@ -20,20 +20,12 @@ void usage() {
                "                           [--vectors DIR] [--gtest_* flags]\n";
 }
 
-std::string self_exe() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return {};
-  buf[n] = 0;
-  return buf;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);
   auto& c = config();
-  c.self_exe = self_exe();
+  c.self_exe = keyseal::platform::self_executable();
   std::string child_task;
   std::vector<std::string> child_args;
   for (int i = 1; i < argc; ++i) {

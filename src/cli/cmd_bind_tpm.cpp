@@ -14,7 +14,7 @@
 #include "core/config.h"
 #include "softtoken/fp_binding.h"
 #include "softtoken/recovery.h"
-#include "tpm/soft_share.h"
+#include "compose/compose.h"
 
 namespace keyseal::cli {
 
@@ -35,8 +35,7 @@ std::string no_recovery_warning(CK_SLOT_ID slot) {
 
 int run_bind_tpm(const Options& o, std::ostream& out) {
   const core::Config config = core::load_config();
-  if (!tpm::tpm_expected(config.tcti))
-    throw Failure("no TPM here (no /dev/tpmrm0 or /dev/tpm0, and no tcti configured: set KEYSEAL_TCTI or 'tcti =')");
+  if (const std::string why = compose::tpm_binding_unavailable(config); !why.empty()) throw Failure(why);
   const CK_SLOT_ID slot = *o.slot;
   auto db = open_soft_token(slot);
   const bool bound = softtoken::has_tpm_share(*db);
@@ -55,7 +54,7 @@ int run_bind_tpm(const Options& o, std::ostream& out) {
       s.logout();
     }
   }
-  const softtoken::Machine machine = tpm::this_machine(config.tcti);
+  const softtoken::Machine machine = compose::this_machine(config);
   if (!bound) {
     softtoken::bind_tpm(*db, view(so_pin), view(user_pin), machine);
     out << "Token in slot " << slot << " is now bound to this machine's TPM ("

@@ -14,7 +14,7 @@
 #include "softtoken/fp_binding.h"
 #include "softtoken/recovery.h"
 #include "store/token_dir.h"
-#include "tpm/soft_share.h"
+#include "compose/compose.h"
 
 namespace keyseal::cli {
 
@@ -115,7 +115,7 @@ void print_token(CK_SLOT_ID slot, const Options& o, const softtoken::Machine& ma
 
 int run_fingerprint(const Options& o, std::ostream& out) {
   const core::Config config = core::load_config();
-  const softtoken::Machine machine = tpm::this_machine(config.tcti);
+  const softtoken::Machine machine = compose::this_machine(config);
   const std::filesystem::path dir = config.store_dir;
   const auto current = machine.factors(dir);
   out << "Hardware factors of this machine (store " << dir.string() << "):\n";

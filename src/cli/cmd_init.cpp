@@ -12,7 +12,8 @@
 #include "cli/uri.h"
 #include "core/config.h"
 #include "softtoken/recovery.h"
-#include "tpm/soft_share.h"
+#include "compose/compose.h"
+#include "platform/env.h"
 
 #include <cstdlib>
 #include <exception>
@@ -124,8 +125,8 @@ namespace {
 
 int init_token(const Options& o, std::ostream& out, Created& created) {
   // Read by the module at C_Initialize, so set before it is loaded.
-  if (o.backend) setenv("KEYSEAL_BACKEND", o.backend->c_str(), 1);
-  if (o.pcrs) setenv("KEYSEAL_TPM_PCRS", o.pcrs->c_str(), 1);
+  if (o.backend) platform::set_env("KEYSEAL_BACKEND", *o.backend);
+  if (o.pcrs) platform::set_env("KEYSEAL_TPM_PCRS", *o.pcrs);
   Module m(resolve_module_path(o.module));
   const std::string& label = *o.label;
 
@@ -158,8 +159,9 @@ int init_token(const Options& o, std::ostream& out, Created& created) {
       throw Failure(std::string(o.bind_tpm ? "--bind-tpm" : "--recovery-code") +
                     " applies to keyseal soft tokens only; slot " + std::to_string(*chosen) + " holds another kind");
   }
-  if (o.bind_tpm && !tpm::tpm_expected(config.tcti))
-    throw Failure("--bind-tpm: no TPM here (no /dev/tpmrm0 or /dev/tpm0, and no tcti configured)");
+  if (o.bind_tpm) {
+    if (const std::string why = compose::tpm_binding_unavailable(config); !why.empty()) throw Failure("--bind-tpm: " + why);
+  }
 
   const SecureBytes so_pin = o.so_pin ? *o.so_pin : ask_new_pin("SO PIN");
   const SecureBytes user_pin = o.pin ? *o.pin : ask_new_pin("user PIN");
@@ -208,7 +210,7 @@ int init_token(const Options& o, std::ostream& out, Created& created) {
   const CK_TOKEN_INFO t = m.token_info(lasting);
   std::optional<SecureBytes> code;
   if (soft) {
-    const softtoken::Machine machine = tpm::this_machine(config.tcti);
+    const softtoken::Machine machine = compose::this_machine(config);
     auto db = open_soft_token(lasting);
     // Only asked for: a TPM-bound token opens nowhere once that TPM is cleared or gone.
     if (o.bind_tpm) softtoken::bind_tpm(*db, view(so_pin), view(user_pin), machine);

@@ -10,8 +10,7 @@
 #include "softtoken/fp_binding.h"
 #include "softtoken/recovery.h"
 #include "store/token_db.h"
-#include "tpm/soft_share.h"
-#include "tpm/tpm_backend.h"
+#include "compose/compose.h"
 
 #include <filesystem>
 #include <iostream>
@@ -86,7 +85,7 @@ void print_slot(const Module& m, CK_SLOT_ID id, std::ostream& out) {
   if (trim_padded(t.model, sizeof t.model).rfind("soft", 0) == 0) {
     try {
       auto db = store::TokenDb::open(soft_token_file(id), store::OpenMode::existing);
-      out << "    " << softtoken::binding_summary(*db, tpm::this_machine(core::load_config().tcti)) << "\n";
+      out << "    " << softtoken::binding_summary(*db, compose::this_machine(core::load_config())) << "\n";
       // Issue 11, item 10: the one state in which a cleared TPM or a moved disk loses the keys for good.
       if (softtoken::has_tpm_share(*db) && !softtoken::has_recovery(*db))
         out << "    warning: " << no_recovery_warning(id) << "\n";
@@ -110,31 +109,13 @@ void print_slot(const Module& m, CK_SLOT_ID id, std::ostream& out) {
 // Like Windows' Get-Tpm: present, ready, vendor, PCR banks, lockout. Only asks when a TPM may be there.
 void print_tpm(std::ostream& out) {
   out << "TPM:\n";
-  std::string tcti;
+  core::Config config;
   try {
-    tcti = core::load_config().tcti;
+    config = core::load_config();
   } catch (const Error&) {
     // already reported by print_config
   }
-  std::error_code ec;
-  if (tcti.empty() && !std::filesystem::exists("/dev/tpmrm0", ec) && !std::filesystem::exists("/dev/tpm0", ec)) {
-    out << "  present: no (no /dev/tpmrm0 or /dev/tpm0, and no tcti configured: set KEYSEAL_TCTI or 'tcti =')\n";
-    return;
-  }
-  const tpm::Status st = tpm::probe_status(tcti);
-  out << "  present: " << (st.present ? "yes" : "no") << "\n";
-  if (!st.present) {
-    out << "  why: " << st.why << "\n";
-    return;
-  }
-  out << "  ready: " << (st.ready ? "yes" : "no" + (st.why.empty() ? std::string() : " (" + st.why + ")")) << "\n";
-  out << "  manufacturer: " << st.manufacturer << (st.vendor_string.empty() ? "" : " (" + st.vendor_string + ")")
-      << "\n";
-  out << "  firmware: " << st.firmware << "\n";
-  out << "  spec level: " << st.spec_level << "\n";
-  out << "  PCR banks: ";
-  for (size_t i = 0; i < st.pcr_banks.size(); ++i) out << (i ? ", " : "") << st.pcr_banks[i];
-  out << "\n  lockout: " << st.lockout << "\n";
+  for (const auto& [key, value] : compose::tpm_status(config)) out << "  " << key << ": " << value << "\n";
 }
 
 }  // namespace

@@ -1,13 +1,14 @@
-// Loading a PKCS#11 module with dlopen and the RAII wrappers around its slots, sessions and attributes
+// Loading a PKCS#11 module (platform::SharedLibrary: dlopen / LoadLibraryW) and the RAII wrappers around its slots, sessions and attributes
 // (PKCS#11 3.0 sections 5.4 general functions, 5.5 slot and token, 5.6 session, 5.7 object management).
 #include "cli/module.h"
 
 #include "cli/errors.h"
 #include "cli/uri.h"
 
-#include <dlfcn.h>
+#include "platform/env.h"
+#include "platform/paths.h"
+#include "platform/process.h"
 
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -15,7 +16,13 @@ namespace keyseal::cli {
 
 std::string resolve_module_path(const std::optional<std::string>& option) {
   if (option) return *option;
-  if (const char* env = std::getenv("KEYSEAL_MODULE"); env && *env) return env;
+  if (auto env = platform::get_env("KEYSEAL_MODULE"); env && !env->empty()) return *env;
+#ifdef KEYSEAL_MODULE_BESIDE_EXE
+  if (const std::string exe = platform::self_executable(); !exe.empty()) {
+    const auto beside = platform::path_from_utf8(exe).parent_path() / KEYSEAL_MODULE_BESIDE_EXE;
+    if (std::error_code ec; std::filesystem::exists(beside, ec)) return platform::path_to_utf8(beside);
+  }
+#endif
 #ifdef KEYSEAL_INSTALLED_MODULE
   if (std::error_code ec; std::filesystem::exists(KEYSEAL_INSTALLED_MODULE, ec)) return KEYSEAL_INSTALLED_MODULE;
 #endif
@@ -27,25 +34,21 @@ std::string resolve_module_path(const std::optional<std::string>& option) {
 }
 
 Module::Module(const std::string& path) : path_(path) {
-  handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle_) {
-    const char* why = dlerror();
-    throw Failure("cannot load module " + path + ": " + (why ? why : "unknown dlopen error"));
-  }
-  auto get = reinterpret_cast<CK_C_GetFunctionList>(dlsym(handle_, "C_GetFunctionList"));
+  if (!lib_.open(path)) throw Failure("cannot load module " + path + ": " + lib_.error());
+  auto get = reinterpret_cast<CK_C_GetFunctionList>(lib_.symbol("C_GetFunctionList"));
   if (!get) {
-    dlclose(handle_);
+    lib_.close();
     throw Failure("module " + path + " has no C_GetFunctionList: not a PKCS#11 module");
   }
   CK_RV rv = get(&fn_);
   if (rv != CKR_OK || !fn_) {
-    dlclose(handle_);
+    lib_.close();
     throw Error(rv == CKR_OK ? CKR_GENERAL_ERROR : rv, "C_GetFunctionList of " + path);
   }
   try {
     reinitialize();
   } catch (...) {
-    dlclose(handle_);
+    lib_.close();
     throw;
   }
 }
@@ -63,7 +66,7 @@ void Module::reinitialize() {
 
 Module::~Module() {
   if (initialized_) fn_->C_Finalize(nullptr);
-  if (handle_) dlclose(handle_);
+  lib_.close();
 }
 
 CK_INFO Module::info() const {

@@ -2,6 +2,7 @@
 // C_Initialize/C_Finalize, sessions, and reading attributes, each wrapped in RAII.
 #pragma once
 #include "common/secure_bytes.h"
+#include "platform/dynlib.h"
 
 #include <keyseal/pkcs11.h>
 
@@ -11,7 +12,8 @@
 
 namespace keyseal::cli {
 
-// --module, else $KEYSEAL_MODULE, else the installed libkeyseal.so if it exists, else the build tree's.
+// --module, else $KEYSEAL_MODULE, else the installed module if it exists (Linux: libkeyseal.so in the pkcs11
+// folder; Windows: keyseal.dll beside keyseal.exe), else the build tree's.
 // Throws Failure when none is known.
 std::string resolve_module_path(const std::optional<std::string>& option);
 
@@ -37,7 +39,7 @@ class Module {
 
  private:
   std::string path_;
-  void* handle_ = nullptr;
+  platform::SharedLibrary lib_;
   CK_FUNCTION_LIST* fn_ = nullptr;
   bool initialized_ = false;
 };

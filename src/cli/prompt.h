@@ -1,4 +1,4 @@
-// Asking for PINs on the controlling terminal without echo (POSIX termios), into SecureBytes.
+// Asking for PINs on the terminal without echo (platform/terminal.h), into SecureBytes.
 #pragma once
 #include "common/secure_bytes.h"
 

@@ -2,18 +2,20 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/secure_bytes.h"
+#include "platform/env.h"
+#include "platform/process.h"
+#include "platform/wipe.h"
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
-#include <unistd.h>
 
 namespace keyseal {
 
 void secure_wipe(void* p, size_t n) noexcept {
-  if (p && n) explicit_bzero(p, n);
+  platform::secure_wipe(p, n);
 }
 
 bool equal_constant_time(ByteView a, ByteView b) noexcept {
@@ -62,9 +64,9 @@ std::string rv_name(CK_RV rv) {
 namespace log {
 
 static Level parse_level() {
-  const char* v = std::getenv("KEYSEAL_LOG");
+  const auto v = platform::get_env("KEYSEAL_LOG");
   if (!v) return Level::off;
-  std::string s(v);
+  const std::string& s = *v;
   if (s == "debug") return Level::debug;
   if (s == "info") return Level::info;
   if (s == "warn" || s == "warning") return Level::warn;
@@ -81,7 +83,7 @@ void write(Level l, std::string_view msg) {
   static const char* names[] = {"", "error", "warn", "info", "debug"};
   static std::mutex mu;
   std::lock_guard<std::mutex> g(mu);
-  std::fprintf(stderr, "keyseal[%d] %s: %.*s\n", static_cast<int>(getpid()), names[static_cast<int>(l)],
+  std::fprintf(stderr, "keyseal[%d] %s: %.*s\n", static_cast<int>(platform::process_id()), names[static_cast<int>(l)],
                static_cast<int>(msg.size()), msg.data());
 }
 

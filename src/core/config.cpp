@@ -2,8 +2,9 @@
 #include "core/config.h"
 
 #include "common/error.h"
+#include "platform/env.h"
+#include "platform/paths.h"
 
-#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -33,7 +34,7 @@ std::string parse_backend(const std::string& v, const std::string& where) {
 }
 
 void read_file(Config& c, const std::string& file) {
-  std::ifstream in(file);
+  std::ifstream in(platform::path_from_utf8(file));
   if (!in) fail(CKR_ARGUMENTS_BAD, "cannot read config file " + file);
   std::string line;
   int n = 0;
@@ -45,7 +46,7 @@ void read_file(Config& c, const std::string& file) {
     const auto eq = line.find('=');
     if (eq == std::string::npos) fail(CKR_ARGUMENTS_BAD, where + ": expected 'key = value'");
     const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
-    if (key == "store") c.store_dir = value;
+    if (key == "store") c.store_dir = platform::path_from_utf8(value);
     else if (key == "argon2_t_cost") c.argon2_t_cost = parse_u32(value, where);
     else if (key == "argon2_m_cost_kib") c.argon2_m_cost_kib = parse_u32(value, where);
     else if (key == "argon2_lanes") c.argon2_lanes = parse_u32(value, where);
@@ -61,20 +62,22 @@ void read_file(Config& c, const std::string& file) {
 
 Config load_config() {
   Config c;
-  if (const char* f = std::getenv("KEYSEAL_CONF"); f && *f) {
-    c.config_file = f;
-    read_file(c, f);
+  auto env = [](const char* name) {  // unset and empty are the same here
+    auto v = platform::get_env(name);
+    return v && !v->empty() ? v : std::nullopt;
+  };
+  if (auto f = env("KEYSEAL_CONF")) {
+    c.config_file = *f;
+    read_file(c, *f);
   }
-  if (const char* s = std::getenv("KEYSEAL_STORE"); s && *s) c.store_dir = s;
-  if (const char* b = std::getenv("KEYSEAL_BACKEND"); b && *b) c.backend = parse_backend(b, "KEYSEAL_BACKEND");
-  if (const char* t = std::getenv("KEYSEAL_TCTI"); t && *t) c.tcti = t;
-  if (const char* p = std::getenv("KEYSEAL_TPM_PCRS"); p && *p) c.tpm_pcrs = p;
+  if (auto s = env("KEYSEAL_STORE")) c.store_dir = platform::path_from_utf8(*s);
+  if (auto b = env("KEYSEAL_BACKEND")) c.backend = parse_backend(*b, "KEYSEAL_BACKEND");
+  if (auto t = env("KEYSEAL_TCTI")) c.tcti = *t;
+  if (auto p = env("KEYSEAL_TPM_PCRS")) c.tpm_pcrs = *p;
   if (c.store_dir.empty()) {
-    if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) c.store_dir = std::filesystem::path(x) / "keyseal";
-    else if (const char* h = std::getenv("HOME"); h && *h)
-      c.store_dir = std::filesystem::path(h) / ".local" / "share" / "keyseal";
-    else
-      fail(CKR_ARGUMENTS_BAD, "no store directory: set KEYSEAL_STORE, XDG_DATA_HOME or HOME");
+    std::string why;
+    c.store_dir = platform::default_store_dir(why);
+    if (c.store_dir.empty()) fail(CKR_ARGUMENTS_BAD, why);
   }
   return c;
 }

@@ -1,6 +1,6 @@
 // Module configuration: where tokens live and how new tokens derive their keys. Sources, strongest first:
 // environment (KEYSEAL_STORE, KEYSEAL_BACKEND, KEYSEAL_TCTI, KEYSEAL_TPM_PCRS, KEYSEAL_LOG), the file named by KEYSEAL_CONF, then defaults
-// ($XDG_DATA_HOME/keyseal, else ~/.local/share/keyseal).
+// (platform::default_store_dir: $XDG_DATA_HOME/keyseal, else ~/.local/share/keyseal; %LOCALAPPDATA%\keyseal).
 #pragma once
 #include <cstdint>
 #include <filesystem>

@@ -86,6 +86,8 @@ std::shared_ptr<Token> Token::create(CK_SLOT_ID slot, const std::filesystem::pat
       t->new_master_key(so_pin, configured_limit(config));
     });
   } catch (...) {
+    // Closed first: Windows cannot delete a file SQLite still holds open.
+    t.reset();
     std::error_code ec;
     std::filesystem::remove(file, ec);
     throw;

@@ -3,9 +3,8 @@
 // C_Initialize again and gets a fresh module; the parent's state is left untouched, not torn down).
 #include "pkcs11/entry.h"
 #include "pkcs11/guard.h"
-#include "softtoken/soft_backend.h"
-#include "tpm/soft_share.h"
-#include "tpm/tpm_backend.h"
+#include "compose/compose.h"
+#include "platform/process.h"
 
 #include "core/padded.h"
 
@@ -13,7 +12,6 @@
 #include <filesystem>
 #include <mutex>
 #include <new>
-#include <pthread.h>
 
 namespace keyseal::pkcs11 {
 namespace {
@@ -32,28 +30,8 @@ void after_fork_in_child() {
 void setup_once() {
   std::call_once(g_once, [] {
     g_life = new (g_life_storage) std::shared_mutex();
-    pthread_atfork(nullptr, nullptr, after_fork_in_child);
+    platform::on_fork_in_child(after_fork_in_child);
   });
-}
-
-// The token kinds available now, the kind for new tokens first (config `backend`: auto = the TPM when one
-// answers), and why the TPM is missing when it is.
-std::pair<std::vector<std::shared_ptr<core::Backend>>, std::string> make_backends(const core::Config& config) {
-  crypto::Argon2Params params{config.argon2_t_cost, config.argon2_m_cost_kib, config.argon2_lanes};
-  // Soft tokens bind to this machine's fingerprint and, where there is a TPM, to a secret it seals.
-  std::vector<std::shared_ptr<core::Backend>> out{
-      std::make_shared<softtoken::SoftBackend>(params, tpm::this_machine(config.tcti))};
-  std::string why;
-  if (!tpm::tpm_expected(config.tcti)) {
-    why = "no TPM: no /dev/tpmrm0 or /dev/tpm0 and no tcti configured";
-  } else {
-    std::shared_ptr<core::Backend> tpm = tpm::connect_backend(tpm::Options{config.tcti, config.tpm_pcrs}, why);
-    if (tpm && config.backend == "soft") out.push_back(tpm);
-    else if (tpm) out.insert(out.begin(), tpm);
-    else why = "no TPM: " + why;
-  }
-  if (!why.empty()) log::info(why);
-  return {std::move(out), why};
 }
 
 }  // namespace
@@ -96,7 +74,7 @@ CK_RV initialize(CK_VOID_PTR init_args) {
     std::unique_lock g(lifecycle());
     if (g_module) return log_result("C_Initialize", CKR_CRYPTOKI_ALREADY_INITIALIZED, "");
     core::Config config = core::load_config();
-    auto [backends, unavailable] = make_backends(config);
+    auto [backends, unavailable] = compose::make_backends(config);
     g_module = new core::Module(std::move(config), std::move(backends), std::move(unavailable));
     return log_result("C_Initialize", CKR_OK, "");
   } catch (const Error& e) {

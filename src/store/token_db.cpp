@@ -4,14 +4,14 @@
 
 #include "store/sqlite_statement.h"
 #include "store/token_schema.h"
+#include "platform/files.h"
+#include "platform/paths.h"
+#include "platform/process.h"
 
 #include <sqlite3.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
 
 #include <array>
 #include <mutex>
-#include <unistd.h>
 
 namespace keyseal::store {
 namespace {
@@ -81,7 +81,7 @@ struct TokenDb::Impl {
     ~Connection() { sqlite3_close_v2(db); }
   } conn;
   std::filesystem::path path;
-  pid_t pid = ::getpid();
+  uint64_t pid = platform::process_id();
   std::recursive_mutex mu;
   int tx_depth = 0;
   bool read_only = false;
@@ -90,7 +90,7 @@ struct TokenDb::Impl {
   std::array<std::unique_ptr<Statement>, 64> find;
 
   std::unique_lock<std::recursive_mutex> lock() {
-    require(pid == ::getpid(), CKR_GENERAL_ERROR, "token database connection inherited across fork()");
+    require(pid == platform::process_id(), CKR_GENERAL_ERROR, "token database connection inherited across fork()");
     return std::unique_lock<std::recursive_mutex>(mu);
   }
 
@@ -135,19 +135,15 @@ struct TokenDb::Impl {
 
 namespace {
 
-// Whether the token file and its directory (where SQLite keeps the -wal and -shm files) can be written: a
-// read-only mount (EROFS) or missing write permission says no. Root passes permission checks, not EROFS.
-bool storage_writable(const std::filesystem::path& file) {
-  const std::filesystem::path dir = file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
-  struct statvfs vfs {};
-  if (::statvfs(dir.c_str(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) return false;
-  return ::access(file.c_str(), W_OK) == 0 && ::access(dir.c_str(), W_OK) == 0;
-}
-
 // A path as an SQLite URI path: '%', '?' and '#' escaped.
 std::string uri_path(const std::filesystem::path& file) {
   std::string out;
-  for (char c : std::filesystem::absolute(file).string()) {
+  std::string abs = platform::path_to_utf8(std::filesystem::absolute(file));
+  // SQLite URIs use forward slashes; a Windows drive path becomes /C:/...
+  for (char& c : abs)
+    if (c == '\\') c = '/';
+  if (!abs.empty() && abs[0] != '/') abs.insert(abs.begin(), '/');
+  for (char c : abs) {
     if (c == '%' || c == '?' || c == '#') {
       static const char* hex = "0123456789ABCDEF";
       out += '%';
@@ -167,7 +163,7 @@ TokenDb::TokenDb(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TokenDb::~TokenDb() {
   // SQLite forbids using (or closing) a connection in a forked child: the parent still owns its locks and its
   // WAL. A child that inherited this object leaks it instead.
-  if (impl_ && impl_->pid != ::getpid()) (void)impl_.release();
+  if (impl_ && impl_->pid != platform::process_id()) (void)impl_.release();
 }
 
 std::unique_ptr<TokenDb> TokenDb::open(const std::filesystem::path& file, OpenMode mode) {
@@ -178,11 +174,11 @@ std::unique_ptr<TokenDb> TokenDb::open(const std::filesystem::path& file, OpenMo
     // A token on a read-only medium (a read-only mount, a write-protected file) opens read-only: usable,
     // reported as CKF_WRITE_PROTECTED, instead of disabled. SQLite cannot keep a WAL file there, so the file
     // is opened immutable: nothing can be changing it.
-    const bool writable = mode == OpenMode::create_new || storage_writable(file);
+    const bool writable = mode == OpenMode::create_new || platform::storage_writable(file);
     impl->read_only = !writable;
     int rc;
     if (writable) {
-      rc = sqlite3_open_v2(file.c_str(), &impl->conn.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+      rc = sqlite3_open_v2(platform::path_to_utf8(file).c_str(), &impl->conn.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
     } else {
       const std::string uri = "file:" + uri_path(file) + "?mode=ro&immutable=1";
       rc = sqlite3_open_v2(uri.c_str(), &impl->conn.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
@@ -193,7 +189,7 @@ std::unique_ptr<TokenDb> TokenDb::open(const std::filesystem::path& file, OpenMo
     check_token_and_enable_wal(impl->conn.db, impl->read_only);
     impl->prepare();
   } catch (const Error& e) {
-    fail(CKR_TOKEN_NOT_RECOGNIZED, file.string() + ": " + e.detail);
+    fail(CKR_TOKEN_NOT_RECOGNIZED, platform::path_to_utf8(file) + ": " + e.detail);
   }
   return std::unique_ptr<TokenDb>(new TokenDb(std::move(impl)));
 }

@@ -2,9 +2,11 @@
 #include "store/token_dir.h"
 
 #include "common/log.h"
+#include "platform/files.h"
+#include "platform/paths.h"
 
 #include <algorithm>
-#include <cerrno>
+#include <system_error>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -12,8 +14,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace keyseal::store {
 namespace {
@@ -48,17 +48,7 @@ void warn_if_open(const std::filesystem::path& store_dir) {
 // The directory is the user's: it is reported, never chmod-ed behind their back (a group-shared store may be
 // deliberate). Token records are authenticated, so what others can do through it is delete or corrupt tokens.
 std::string store_dir_problem(const std::filesystem::path& store_dir) {
-  struct stat st {};
-  if (::stat(store_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return {};
-  char mode[8];
-  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-  if (st.st_mode & (S_IWGRP | S_IWOTH))
-    return "token store " + store_dir.string() + " has mode " + mode +
-           ": other users can delete or replace its token files (chmod 700 it)";
-  if (st.st_uid != ::geteuid())
-    return "token store " + store_dir.string() + " belongs to uid " + std::to_string(st.st_uid) + ", not to uid " +
-           std::to_string(::geteuid());
-  return {};
+  return platform::dir_access_problem(store_dir);
 }
 
 std::vector<TokenFile> list_token_files(const std::filesystem::path& store_dir) {
@@ -70,7 +60,7 @@ std::vector<TokenFile> list_token_files(const std::filesystem::path& store_dir) 
   warn_if_open(store_dir);
   for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
     if (ec) fail(CKR_DEVICE_ERROR, "cannot list token store " + store_dir.string() + ": " + ec.message());
-    auto slot = parse_token_name(it->path().filename().native());
+    auto slot = parse_token_name(platform::path_to_utf8(it->path().filename()));
     std::error_code type_ec;
     if (slot && it->is_regular_file(type_ec)) out.push_back(TokenFile{*slot, it->path()});
   }
@@ -89,14 +79,16 @@ void ensure_store_dir(const std::filesystem::path& store_dir) {
   bool made_last = false;
   for (const auto& part : store_dir.lexically_normal()) {
     p /= part;
-    if (part.empty()) continue;  // trailing separator
-    made_last = ::mkdir(p.c_str(), 0700) == 0;
-    if (made_last) continue;
-    int err = errno;
-    struct stat st {};
-    if (err == EEXIST && ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
-    fail(CKR_DEVICE_ERROR, "cannot create token store " + p.string() + ": " +
-                               (err == EEXIST ? std::string("not a directory") : std::strerror(err)));
+    if (part.empty() || p == p.root_name() || p == p.root_path()) continue;  // a trailing separator or a root
+    platform::MakeDir r;
+    try {
+      r = platform::make_private_dir(p);
+    } catch (const std::system_error& e) {
+      fail(CKR_DEVICE_ERROR, "cannot create token store " + platform::path_to_utf8(p) + ": " + e.code().message());
+    }
+    made_last = r == platform::MakeDir::made;
+    if (r == platform::MakeDir::not_a_directory)
+      fail(CKR_DEVICE_ERROR, "cannot create token store " + platform::path_to_utf8(p) + ": not a directory");
   }
   if (!made_last) warn_if_open(store_dir);
 }

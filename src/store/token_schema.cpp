@@ -1,17 +1,18 @@
-// Token database schema version 1: creation (atomic, via a temporary file and link(2)) and recognition.
+// Token database schema version 1: creation (atomic, via a temporary file published without replacing
+// anything: platform::publish_no_replace) and recognition.
 #include "store/token_schema.h"
 
 #include "common/error.h"
+#include "platform/files.h"
+#include "platform/paths.h"
+#include "platform/process.h"
 #include "store/sqlite_statement.h"
 
 #include <sqlite3.h>
 
 #include <atomic>
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
 #include <set>
-#include <unistd.h>
+#include <system_error>
 #include <utility>
 
 namespace keyseal::store {
@@ -42,17 +43,17 @@ const std::set<std::pair<std::string, std::string>> kExpectedSchema = {
     {"index", "objects_class"},
 };
 
-std::string errno_text(const char* what, const std::filesystem::path& p) {
-  return std::string(what) + " " + p.string() + ": " + std::strerror(errno);
+void remove_temp(const std::filesystem::path& tmp) {
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    std::filesystem::path p = tmp;
+    p += suffix;
+    platform::remove_quietly(p);
+  }
 }
 
-void remove_temp(const std::string& tmp) {
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) ::unlink((tmp + suffix).c_str());
-}
-
-void build_schema(const std::string& tmp) {
+void build_schema(const std::filesystem::path& tmp) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(tmp.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(platform::path_to_utf8(tmp).c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
   struct Closer {
     sqlite3*& db;
     ~Closer() { sqlite3_close_v2(db); }
@@ -90,34 +91,32 @@ void configure_connection(sqlite3* db) {
 
 void create_token_file(const std::filesystem::path& file) {
   static std::atomic<unsigned> counter{0};
-  std::string tmp;
+  std::filesystem::path tmp;
   for (int attempt = 0;; ++attempt) {
-    tmp = file.string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-    int fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);  // token files are private
-    if (fd >= 0) {
-      ::close(fd);
-      break;
+    tmp = file;
+    tmp += ".tmp-" + std::to_string(platform::process_id()) + "-" + std::to_string(counter++);
+    try {
+      if (platform::create_new_private_file(tmp)) break;  // token files are private
+    } catch (const std::system_error& e) {
+      fail(CKR_DEVICE_ERROR, e.what());
     }
-    if (errno != EEXIST || attempt >= 100) fail(CKR_DEVICE_ERROR, errno_text("cannot create", tmp));
+    if (attempt >= 100) fail(CKR_DEVICE_ERROR, "cannot create " + platform::path_to_utf8(tmp) + ": file exists");
   }
   try {
     build_schema(tmp);
-    if (::link(tmp.c_str(), file.c_str()) != 0) {
-      if (errno == EEXIST) fail(CKR_DEVICE_ERROR, file.string() + ": token file already exists");
-      fail(CKR_DEVICE_ERROR, errno_text("cannot create", file));
+    // Durable once this returns: a power loss cannot lose a token that was reported created.
+    bool published = false;
+    try {
+      published = platform::publish_no_replace(tmp, file);
+    } catch (const std::system_error& e) {
+      fail(CKR_DEVICE_ERROR, e.what());
     }
+    if (!published) fail(CKR_DEVICE_ERROR, platform::path_to_utf8(file) + ": token file already exists");
   } catch (...) {
     remove_temp(tmp);
     throw;
   }
   remove_temp(tmp);
-  // Make the new name durable; without this a power loss could lose a token that was reported created.
-  auto dir = file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
 }
 
 void check_token_and_enable_wal(sqlite3* db, bool read_only) {

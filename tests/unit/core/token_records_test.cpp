@@ -1,6 +1,7 @@
 // core::Token's records (issue 11): tokens from before record authentication are upgraded at their next
 // login in one transaction; a removed format marker does not get altered records re-tagged; a PIN attempt
 // that ends in an error other than a wrong PIN gives back only its own count.
+#include "platform/paths.h"
 #include "core/record_auth.h"
 #include "core/token.h"
 #include "store/attribute_codec.h"
@@ -57,9 +58,7 @@ class KnownKeyBackend : public Backend {
 class TokenRecords : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/keyseal-core-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    dir_ = platform::make_temp_dir("keyseal-core-test-");
     file_ = dir_ / "token-0.db";
     config_.max_pin_attempts = 5;
     std::string label(32, ' ');

@@ -1,5 +1,7 @@
 // Module test fixture (see fixture.h).
 #include "fixture.h"
+#include "platform/env.h"
+#include "platform/paths.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -18,13 +20,11 @@ CK_ATTRIBUTE attr(CK_ATTRIBUTE_TYPE t, const void* v, CK_ULONG n) {
 }
 
 void ModuleTest::SetUp() {
-  char tmpl[] = "/tmp/keyseal-module-test-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  dir_ = tmpl;
+  dir_ = platform::path_to_utf8(platform::make_temp_dir("keyseal-module-test-"));
   std::ofstream(dir_ + "/keyseal.conf") << "# fast PIN derivation for tests\nargon2_m_cost_kib = 64\n"
                                         << "argon2_t_cost = 1\nmax_pin_attempts = " << kMaxTries << "\n";
-  setenv("KEYSEAL_STORE", (dir_ + "/store").c_str(), 1);
-  setenv("KEYSEAL_CONF", (dir_ + "/keyseal.conf").c_str(), 1);
+  platform::set_env("KEYSEAL_STORE", dir_ + "/store");
+  platform::set_env("KEYSEAL_CONF", dir_ + "/keyseal.conf");
   ASSERT_EQ(C_Initialize(nullptr), CKR_OK);
   CK_UTF8CHAR label[32];
   std::memset(label, ' ', sizeof label);

@@ -1,8 +1,11 @@
 // General-purpose functions and the ABI surface (PKCS#11 3.0 section 5.4): initialisation rules, interfaces,
 // function lists, and the info structures' blank padding.
 #include "fixture.h"
+#include "platform/env.h"
+#include "platform/paths.h"
 
 #include <cstring>
+#include <filesystem>
 
 namespace keyseal::test {
 namespace {
@@ -23,14 +26,14 @@ TEST(General, NotInitializedAndArguments) {
   args.UnlockMutex = reinterpret_cast<CK_UNLOCKMUTEX>(1);
   EXPECT_EQ(C_Initialize(&args), CKR_CANT_LOCK);
   args.flags = CKF_OS_LOCKING_OK;  // the same functions with OS locking allowed: accepted
-  setenv("KEYSEAL_STORE", "/tmp/keyseal-general-test-empty", 1);
-  unsetenv("KEYSEAL_CONF");
+  platform::set_env("KEYSEAL_STORE", platform::path_to_utf8(std::filesystem::temp_directory_path() / "keyseal-general-test-empty"));
+  platform::unset_env("KEYSEAL_CONF");
   ASSERT_EQ(C_Initialize(&args), CKR_OK);
   ASSERT_EQ(C_Finalize(nullptr), CKR_OK);
   args = CK_C_INITIALIZE_ARGS{};
   args.flags = CKF_OS_LOCKING_OK;
-  setenv("KEYSEAL_STORE", "/tmp/keyseal-general-test-empty", 1);
-  unsetenv("KEYSEAL_CONF");
+  platform::set_env("KEYSEAL_STORE", platform::path_to_utf8(std::filesystem::temp_directory_path() / "keyseal-general-test-empty"));
+  platform::unset_env("KEYSEAL_CONF");
   ASSERT_EQ(C_Initialize(&args), CKR_OK);
   EXPECT_EQ(C_Initialize(nullptr), CKR_CRYPTOKI_ALREADY_INITIALIZED);
   EXPECT_EQ(C_Finalize(&n), CKR_ARGUMENTS_BAD);

@@ -3,6 +3,8 @@
 // secret values never stored in the clear.
 #include "fixture.h"
 
+#include <sqlite3.h>
+
 #include <cstring>
 #include <fstream>
 #include <algorithm>
@@ -241,7 +243,14 @@ TEST_F(ModuleTest, CorruptObjectRecordIsSkippedNotFatal) {
   for (const char* label : {"first", "broken", "third"}) data_object(s, true, false, label);
   ASSERT_EQ(C_Finalize(nullptr), CKR_OK);
   const std::string db = dir_ + "/store/token-0.db";
-  ASSERT_EQ(std::system(("sqlite3 '" + db + "' \"UPDATE objects SET attrs = x'01ffffffff' WHERE label = 'broken'\"").c_str()), 0);
+  {
+    sqlite3* raw = nullptr;  // the SQLite library, not the sqlite3 tool: Windows has none
+    ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+    const int rc = sqlite3_exec(raw, "UPDATE objects SET attrs = x'01ffffffff' WHERE label = 'broken'", nullptr, nullptr,
+                                nullptr);
+    sqlite3_close(raw);
+    ASSERT_EQ(rc, SQLITE_OK);
+  }
   ASSERT_EQ(C_Initialize(nullptr), CKR_OK);
   s = open();
   CK_OBJECT_CLASS cls = CKO_DATA;

@@ -2,9 +2,9 @@
 // threads racing C_Initialize, a forked child that must call C_Initialize again, and a second process changing
 // the token while this one uses it.
 #include "fixture.h"
-
-#include <sys/wait.h>
-#include <unistd.h>
+#include "forked_child.h"
+#include "platform/env.h"
+#include "platform/paths.h"
 
 #include <atomic>
 #include <cstring>
@@ -19,14 +19,12 @@ namespace {
 
 // Runs fn in a forked child; the child's exit status is 0 when fn returns true.
 bool in_child(const std::function<bool()>& fn) {
-  const pid_t pid = fork();
-  if (pid == 0) _exit(fn() ? 0 : 1);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  ForkedChild child([&](const std::function<void()>&) { return fn() ? 0 : 1; });
+  return child.wait() == 0;
 }
 
 TEST_F(ModuleTest, ForkedChildMustInitializeAgain) {
+  if (!ForkedChild::available()) GTEST_SKIP() << "Windows has no fork(): the fork rule (PKCS#11 3.0 section 5.4, a child calls C_Initialize again) does not apply";
   CK_SESSION_HANDLE s = open();
   login_user(s);
   auto [pub, priv] = ec_pair(s, true, "forked", kP256);
@@ -54,6 +52,8 @@ TEST_F(ModuleTest, ForkedChildMustInitializeAgain) {
 }
 
 TEST_F(ModuleTest, AnotherProcessChangesTheToken) {
+  // On Windows the conformance suite's Concurrency.TwoProcessesShareOneToken covers this with CreateProcess.
+  if (!ForkedChild::available()) GTEST_SKIP() << "the second process is a forked child; Windows has no fork()";
   CK_SESSION_HANDLE s = open();
   login_user(s);
   CK_OBJECT_CLASS cls = CKO_DATA;
@@ -161,10 +161,9 @@ TEST_F(Concurrency, ObjectsChangeWhileOthersSign) {
 }
 
 TEST(ConcurrencyInit, ThreadsRaceCInitialize) {
-  char tmpl[] = "/tmp/keyseal-init-race-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  setenv("KEYSEAL_STORE", tmpl, 1);
-  unsetenv("KEYSEAL_CONF");
+  const auto dir = platform::make_temp_dir("keyseal-init-race-");
+  platform::set_env("KEYSEAL_STORE", platform::path_to_utf8(dir));
+  platform::unset_env("KEYSEAL_CONF");
   for (int round = 0; round < 10; ++round) {
     std::atomic<int> ok{0}, already{0}, other{0};
     std::vector<std::thread> threads;
@@ -181,7 +180,7 @@ TEST(ConcurrencyInit, ThreadsRaceCInitialize) {
     EXPECT_EQ(other.load(), 0);
     ASSERT_EQ(C_Finalize(nullptr), CKR_OK);
   }
-  std::filesystem::remove_all(tmpl);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

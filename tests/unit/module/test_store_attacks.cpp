@@ -3,16 +3,15 @@
 // checks through the C ABI that the edit buys nothing: no substituted or unsealed key is used, no flag
 // flipped, no record moved between objects or tokens, no retry limit lifted, no PIN of an old owner.
 #include "fixture.h"
+#include "forked_child.h"
+#include "platform/process.h"
 #include "store/attribute_codec.h"
 #include "store/token_db.h"
 
 #include <openssl/evp.h>
 
 #include <atomic>
-#include <csignal>
 #include <set>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -322,21 +321,17 @@ TEST_F(StoreAttack, ReinitialisedTokenDoesNotOpenForTheOldOwner) {
 // 7: C_GenerateKeyPair stores both keys in one transaction: a process killed at any moment leaves whole
 // pairs or nothing, never a public key without its private key.
 TEST_F(StoreAttack, KilledKeyPairGenerationLeavesNoHalfPairs) {
-  std::srand(static_cast<unsigned>(::getpid()));
+  if (!ForkedChild::available()) GTEST_SKIP() << "the killed process is a forked child; Windows has no fork()";
+  std::srand(static_cast<unsigned>(platform::process_id()));
   for (int round = 0; round < 12; ++round) {
-    int ready[2];
-    ASSERT_EQ(pipe(ready), 0);
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      close(ready[0]);
-      if (C_Initialize(nullptr) != CKR_OK) _exit(2);
+    ForkedChild child([&](const std::function<void()>& ready) {
+      if (C_Initialize(nullptr) != CKR_OK) return 2;
       CK_SESSION_HANDLE cs;
-      if (C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &cs) != CKR_OK) _exit(2);
-      if (C_Login(cs, CKU_USER, (CK_UTF8CHAR_PTR)kUserPin, strlen(kUserPin)) != CKR_OK) _exit(2);
+      if (C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &cs) != CKR_OK) return 2;
+      if (C_Login(cs, CKU_USER, (CK_UTF8CHAR_PTR)kUserPin, strlen(kUserPin)) != CKR_OK) return 2;
       // Killed only from here on: a login cut short counts as a wrong PIN (the attempt is counted before the
       // PIN is tried), and three of those would lock the token.
-      if (write(ready[1], "r", 1) != 1) _exit(2);
+      ready();
       for (int i = 0;; ++i) {
         const std::string id = "r" + std::to_string(round) + "-" + std::to_string(i);
         CK_MECHANISM m{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
@@ -347,18 +342,16 @@ TEST_F(StoreAttack, KilledKeyPairGenerationLeavesNoHalfPairs) {
         CK_ATTRIBUTE priv[] = {{CKA_TOKEN, &yes, 1}, {CKA_ID, const_cast<char*>(id.data()), id.size()},
                                {CKA_SIGN, &yes, 1}};
         CK_OBJECT_HANDLE hp, hk;
-        if (C_GenerateKeyPair(cs, &m, pub, 3, priv, 3, &hp, &hk) != CKR_OK) _exit(3);
+        if (C_GenerateKeyPair(cs, &m, pub, 3, priv, 3, &hp, &hk) != CKR_OK) return 3;
       }
-    }
-    close(ready[1]);
-    char c = 0;
-    const bool logged_in = read(ready[0], &c, 1) == 1;
-    close(ready[0]);
+    });
+    ASSERT_TRUE(child.started());
+    const bool logged_in = child.wait_ready();
     if (logged_in) std::this_thread::sleep_for(std::chrono::microseconds(20000 + std::rand() % 60000));
-    kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "the child stopped by itself: " << status;
+    const bool ended_by_itself = child.finished();
+    child.kill();
+    ASSERT_FALSE(ended_by_itself) << "the child stopped by itself: " << child.wait();
+    ASSERT_TRUE(child.killed_by_signal()) << "the child stopped by itself: " << child.wait();
   }
   CK_SESSION_HANDLE s = open();
   login_user(s);

@@ -33,7 +33,7 @@ constexpr std::string_view kSo = "so-pin-1234", kUser = "user-pin-5678";
 // (fp.binding, fp.transit after its role byte) and the splits inside scheme-3 PIN records.
 std::vector<fingerprint::Record> splits_in_file(const std::filesystem::path& file) {
   sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  EXPECT_EQ(sqlite3_open_v2(file.string().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
   EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT key, value FROM meta", -1, &st, nullptr), SQLITE_OK);
   std::vector<fingerprint::Record> out;

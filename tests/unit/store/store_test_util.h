@@ -1,5 +1,6 @@
 // Shared helpers for the store/ unit tests: a temporary directory per test and object-row builders.
 #pragma once
+#include "platform/paths.h"
 #include "store/token_db.h"
 
 #include <gtest/gtest.h>
@@ -10,13 +11,11 @@
 
 namespace keyseal::store::testing {
 
-// A fresh directory from mkdtemp, removed with its contents at the end of the test.
+// A fresh private directory (platform::make_temp_dir), removed with its contents at the end of the test.
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "keyseal-store-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
+    path_ = platform::make_temp_dir("keyseal-store-");
   }
   ~TempDir() {
     std::error_code ec;

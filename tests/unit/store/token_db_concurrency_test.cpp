@@ -6,9 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
+#include "forked_child.h"
 
 namespace keyseal::store {
 namespace {
@@ -98,9 +97,9 @@ TEST(TokenDbConcurrency, ForkedChildWritesWhileParentReads) {
   parent->insert_object(make_row(0));
   constexpr int kChildRows = 300;
 
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
+  if (!keyseal::test::ForkedChild::available())
+    GTEST_SKIP() << "Windows has no fork(): no connection is ever inherited by a child process";
+  keyseal::test::ForkedChild child([&](const std::function<void()>&) {
     // Child: its own connection; the inherited one must refuse to be used. No gtest macros here.
     int code = 0;
     if (rv_of([&] { parent->count_objects(); }) != CKR_GENERAL_ERROR) code = 2;
@@ -117,15 +116,15 @@ TEST(TokenDbConcurrency, ForkedChildWritesWhileParentReads) {
       code = 1;
     }
     parent.reset();  // leaks the inherited connection rather than closing the parent's
-    ::_exit(code);
-  }
+    return code;
+  });
+  ASSERT_TRUE(child.started());
 
   // Parent: keep reading while the child writes; counts never go down and every read succeeds.
   size_t last = 1, reads = 0;
-  int status = 0;
   bool done = false;
   while (!done) {
-    done = ::waitpid(pid, &status, WNOHANG) == pid;
+    done = child.finished();
     size_t n = parent->count_objects();
     EXPECT_GE(n, last);
     last = n;
@@ -134,8 +133,8 @@ TEST(TokenDbConcurrency, ForkedChildWritesWhileParentReads) {
     EXPECT_EQ(parent->find_objects(q).size(), 1u);
     ++reads;
   }
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_FALSE(child.killed_by_signal());
+  EXPECT_EQ(child.wait(), 0);
   EXPECT_EQ(parent->count_objects(), static_cast<size_t>(kChildRows + 1));
   EXPECT_GT(reads, 0u);
   // The parent's connection still writes after the child is gone.

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <sys/stat.h>
+#include "forked_child.h"
 
 namespace keyseal::store {
 namespace {
@@ -42,10 +42,10 @@ TEST(TokenDir, EnsureCreatesPrivateDirectories) {
   ensure_store_dir(deep);
   ensure_store_dir(deep);  // idempotent
   for (auto p : {dir / "a", dir / "a" / "b", deep}) {
-    struct stat st {};
-    ASSERT_EQ(::stat(p.c_str(), &st), 0);
-    EXPECT_TRUE(S_ISDIR(st.st_mode));
-    EXPECT_EQ(st.st_mode & 077, 0u) << p;
+    namespace fs = std::filesystem;
+    EXPECT_TRUE(fs::is_directory(p));
+    if (keyseal::test::posix_file_modes())  // Windows: the folder's ACL
+      EXPECT_EQ(fs::status(p).permissions() & (fs::perms::group_all | fs::perms::others_all), fs::perms::none) << p;
   }
   touch(dir / "file");
   EXPECT_EQ(rv_of([&] { ensure_store_dir(dir / "file"); }), CKR_DEVICE_ERROR);

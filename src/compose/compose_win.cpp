@@ -1,0 +1,52 @@
+// The Windows composition: soft tokens bound to the Windows factors under DPAPI (softtoken::windows_machine),
+// and TPM tokens through the Platform Crypto Provider (pcp::connect_backend; none, with the reason, when
+// there is no TPM 2.0, as under wine). Soft tokens are not bound to the TPM on Windows: DPAPI is their
+// platform layer.
+#include "compose/compose.h"
+
+#include "common/log.h"
+#include "pcp/pcp_backend.h"
+#include "pcp/status.h"
+#include "softtoken/soft_backend.h"
+#include "softtoken/windows_machine.h"
+
+namespace keyseal::compose {
+
+Backends make_backends(const core::Config& config) {
+  crypto::Argon2Params params{config.argon2_t_cost, config.argon2_m_cost_kib, config.argon2_lanes};
+  std::vector<std::shared_ptr<core::Backend>> out{
+      std::make_shared<softtoken::SoftBackend>(params, softtoken::windows_machine(config.store_dir))};
+  std::string why;
+  std::shared_ptr<core::Backend> tpm = pcp::connect_backend(why);
+  if (tpm && config.backend == "soft") out.push_back(tpm);
+  else if (tpm) out.insert(out.begin(), tpm);
+  else if (why.empty()) why = "no TPM: the Platform Crypto Provider has no TPM 2.0";
+  if (!why.empty()) log::info(why);
+  return {std::move(out), why};
+}
+
+softtoken::Machine this_machine(const core::Config& config) { return softtoken::windows_machine(config.store_dir); }
+
+std::string tpm_binding_unavailable(const core::Config&) {
+  return "binding a soft token to the TPM is not available on Windows (DPAPI binds soft tokens to this user "
+         "and machine instead; TPM tokens keep their keys in the TPM)";
+}
+
+std::vector<std::pair<std::string, std::string>> tpm_status(const core::Config&) {
+  // From TBS and the provider (pcp/status.cpp): never from opening the provider alone.
+  pcp::TpmStatus st = pcp::tpm_status();
+  std::vector<std::pair<std::string, std::string>> out;
+  out.emplace_back("present", st.present ? "yes (Microsoft Platform Crypto Provider)" : "no");
+  if (!st.present) {
+    out.emplace_back("why", st.why.empty() ? "no TPM 2.0 reported by TBS" : st.why);
+    return out;
+  }
+  out.emplace_back("version", st.version == 2 ? "2.0" : st.version == 1 ? "1.2" : "unknown");
+  out.emplace_back("manufacturer", st.manufacturer + (st.vendor_string.empty() ? "" : " (" + st.vendor_string + ")"));
+  out.emplace_back("firmware", st.firmware);
+  if (!st.spec_level.empty()) out.emplace_back("specification", st.spec_level);
+  if (!st.lockout.empty()) out.emplace_back("lockout", st.lockout);
+  return out;
+}
+
+}  // namespace keyseal::compose
