@@ -37,7 +37,9 @@ CK_ATTRIBUTE_TYPE usage_for(OpKind k) {
 
 // Inputs no process can hold: a length this large is a caller's wrapped arithmetic, and refusing it here keeps
 // every operation's size computation (input plus tag or padding) from wrapping to a tiny buffer size.
-constexpr size_t kMaxInput = std::numeric_limits<size_t>::max() / 4;
+// A quarter of what both size_t and CK_ULONG hold, so that no output size (input plus padding, tag or IV) can
+// wrap in either: with Windows' 32-bit CK_ULONG that is 1 GiB (a 4 GiB - 1 key-wrap query once answered 15).
+constexpr size_t kMaxInput = std::min<size_t>(std::numeric_limits<size_t>::max(), std::numeric_limits<CK_ULONG>::max()) / 4;
 
 void check_input_length(OpKind k, ByteView in) {
   require(in.size() <= kMaxInput, k == OpKind::decrypt ? CKR_ENCRYPTED_DATA_LEN_RANGE : CKR_DATA_LEN_RANGE,
