@@ -6,6 +6,7 @@
 #include "core/config.h"
 #include "core/session.h"
 #include "core/token.h"
+#include "platform/shared_mutex.h"
 
 #include <keyseal/pkcs11.h>
 
@@ -56,10 +57,10 @@ class Module {
   const Config config_;
   std::vector<std::shared_ptr<Backend>> backends_;
   std::string unavailable_;
-  std::shared_mutex slots_mu_;
+  platform::SharedMutex slots_mu_;
   std::map<CK_SLOT_ID, Slot> slots_;
   CK_SLOT_ID empty_slot_ = 0;
-  std::shared_mutex sessions_mu_;
+  platform::SharedMutex sessions_mu_;
   std::unordered_map<CK_SESSION_HANDLE, std::shared_ptr<Session>> sessions_;
 };
 

@@ -17,26 +17,26 @@ namespace keyseal::pkcs11 {
 namespace {
 
 // Storage for the lifecycle lock, re-made in a forked child (another thread may have held it at fork time).
-alignas(std::shared_mutex) unsigned char g_life_storage[sizeof(std::shared_mutex)];
-std::shared_mutex* g_life = nullptr;
+alignas(platform::SharedMutex) unsigned char g_life_storage[sizeof(platform::SharedMutex)];
+platform::SharedMutex* g_life = nullptr;
 core::Module* g_module = nullptr;
 std::once_flag g_once;
 
 void after_fork_in_child() {
-  g_life = new (g_life_storage) std::shared_mutex();  // the parent's lock state does not apply here
+  g_life = new (g_life_storage) platform::SharedMutex();  // the parent's lock state does not apply here
   g_module = nullptr;  // deliberately leaked: its store connections belong to the parent
 }
 
 void setup_once() {
   std::call_once(g_once, [] {
-    g_life = new (g_life_storage) std::shared_mutex();
+    g_life = new (g_life_storage) platform::SharedMutex();
     platform::on_fork_in_child(after_fork_in_child);
   });
 }
 
 }  // namespace
 
-std::shared_mutex& lifecycle() {
+platform::SharedMutex& lifecycle() {
   setup_once();
   return *g_life;
 }

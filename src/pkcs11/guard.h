@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "core/module.h"
+#include "platform/shared_mutex.h"
 
 #include <keyseal/pkcs11.h>
 
@@ -14,7 +15,7 @@
 
 namespace keyseal::pkcs11 {
 
-std::shared_mutex& lifecycle();        // shared by calls, exclusive in C_Initialize / C_Finalize
+platform::SharedMutex& lifecycle();  // shared by calls, exclusive in C_Initialize / C_Finalize
 core::Module* current_module();        // nullptr when not initialised (or in a forked child)
 core::Module& module();                // throws CKR_CRYPTOKI_NOT_INITIALIZED
 CK_RV log_result(const char* fn, CK_RV rv, const char* detail);
