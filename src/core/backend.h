@@ -79,6 +79,13 @@ class Backend {
   // a wrapped blob.
   virtual SecureBytes wrap(const Object& wrapping_key, const MechanismParams& m, ByteView key_value) = 0;
   virtual SecureBytes unwrap(const Object& unwrapping_key, const MechanismParams& m, ByteView wrapped) = 0;
+
+  // An object is gone: destroyed (C_DestroyObject), a session object dropped (its session closed, a logout,
+  // C_Finalize), or every object of a re-initialised token. The backend frees what it keeps for the key
+  // outside the store (a persisted PCP key). Called after the store change committed, with the object's
+  // attributes as the token held them; a failure is logged and the object stays gone. Default: nothing (keys
+  // whose whole state is in their record).
+  virtual void destroy_key(const AttributeMap& attrs) { (void)attrs; }
 };
 
 }  // namespace keyseal::core

@@ -28,6 +28,9 @@ CK_SESSION_HANDLE new_session_handle() {
 
 Module::Module(Config config, std::vector<std::shared_ptr<Backend>> backends, std::string unavailable)
     : config_(std::move(config)), backends_(std::move(backends)), unavailable_(std::move(unavailable)) {
+  // Slots, token info and C_InitToken all speak for the first backend: a module without one is a
+  // composition error, refused here rather than met as a null pointer later.
+  require(!backends_.empty() && backends_.front() != nullptr, CKR_GENERAL_ERROR, "no token backend");
   std::unique_lock g(slots_mu_);
   rescan_locked();
 }

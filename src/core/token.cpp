@@ -425,11 +425,25 @@ void Token::set_pin(ByteView old_pin, ByteView new_pin) {
 }
 
 void Token::reinitialize(ByteView so_pin, ByteView label32) {
-  {
-    SecureBytes old = verify_pin(CKU_SO, so_pin);
-    secure_wipe(old.data(), old.size());
-  }
+  SecureBytes old = verify_pin(CKU_SO, so_pin);
   std::unique_lock g(mu_);
+  // What the backend keeps outside the store for the old objects (persisted PCP keys) is freed once they are
+  // gone. Read first, under the old master key: only records whose tag verifies name what is freed.
+  std::vector<AttributeMap> old_objects;
+  {
+    RecordKeys old_keys = derive_record_keys(view(old), uid_, records_authenticated());
+    secure_wipe(old.data(), old.size());
+    store::ObjectQuery every;
+    every.include_private = true;
+    for (const store::ObjectRow& row : db_->find_objects(every)) {
+      try {
+        old_objects.push_back(decode_record(old_keys, uid_, row).attrs);
+      } catch (const Error&) {
+        // a record that does not verify names nothing this token frees
+      }
+    }
+    old_keys.wipe();
+  }
   // A new token in the old file: a new master key (so no PIN record of the old owner's, put back, opens
   // anything of the new owner's), every object destroyed, the limit of the configuration of today, all in
   // one transaction.
@@ -448,8 +462,9 @@ void Token::reinitialize(ByteView so_pin, ByteView label32) {
   });
   token_handles_.clear();
   row_handles_.clear();
-  session_objects_.clear();
+  drop_session_objects_locked([](const Object&) { return true; });
   clear_login_locked();
+  for (const AttributeMap& attrs : old_objects) release_key(attrs);
   log::info("re-initialised token in slot " + std::to_string(slot_));
 }
 

@@ -9,11 +9,13 @@
 #include "core/config.h"
 #include "core/object.h"
 #include "core/record_auth.h"
+#include "platform/shared_mutex.h"
 
 #include <keyseal/pkcs11.h>
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <shared_mutex>
@@ -86,6 +88,10 @@ class Token {
   CK_OBJECT_HANDLE handle_for_row_locked(int64_t row, bool is_private);
   void make_profiles();
   void forget_private_locked();  // C_Logout: private handles die, private session objects are destroyed
+  // Session objects for which `which` holds leave the token; the backend frees what it kept for each.
+  void drop_session_objects_locked(const std::function<bool(const Object&)>& which);
+  // After an object left the token: the backend's destroy_key, a failure logged (the object stays gone).
+  void release_key(const AttributeMap& attrs) noexcept;
   uint32_t failures(CK_USER_TYPE who);
   void set_failures(CK_USER_TYPE who, uint32_t n);
   uint32_t pin_limit();  // the token's own limit (meta), never the caller's configuration
@@ -112,7 +118,7 @@ class Token {
   const Config config_;
   std::string uid_;
 
-  mutable std::shared_mutex mu_;
+  mutable platform::SharedMutex mu_;
   LoginState state_ = LoginState::none;
   SecureBytes master_key_;  // present while someone is logged in
   RecordKeys keys_;         // derived from it: sealing and tagging keys of the records

@@ -82,8 +82,30 @@ void Token::make_profiles() {
   }
 }
 
+void Token::release_key(const AttributeMap& attrs) noexcept {
+  try {
+    backend_->destroy_key(attrs);
+  } catch (const Error& e) {
+    log::warn("token in slot " + std::to_string(slot_) + ": the object is gone but the " +
+              std::string(backend_->kind()) + " backend could not free its key: " + e.detail);
+  } catch (const std::exception& e) {
+    log::warn("token in slot " + std::to_string(slot_) + ": freeing a destroyed object's key: " + e.what());
+  }
+}
+
+void Token::drop_session_objects_locked(const std::function<bool(const Object&)>& which) {
+  for (auto it = session_objects_.begin(); it != session_objects_.end();) {
+    if (which(*it->second)) {
+      release_key(it->second->attrs);
+      it = session_objects_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void Token::forget_private_locked() {
-  std::erase_if(session_objects_, [](const auto& kv) { return kv.second->is_private(); });
+  drop_session_objects_locked([](const Object& o) { return o.is_private(); });
   for (auto it = token_handles_.begin(); it != token_handles_.end();) {
     if (it->second.is_private) {
       row_handles_.erase(it->second.row);
@@ -234,12 +256,14 @@ void Token::destroy_object(const Object& obj) {
   std::unique_lock g(mu_);
   if (obj.row_id == 0) {
     require(session_objects_.erase(obj.handle) != 0, CKR_OBJECT_HANDLE_INVALID, "object was destroyed");
+    release_key(obj.attrs);
     return;
   }
   db_->delete_object(obj.row_id);
   loaded_.erase(obj.handle);
   token_handles_.erase(obj.handle);  // the handle is retired, never reused
   row_handles_.erase(obj.row_id);
+  release_key(obj.attrs);
 }
 
 std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl, bool user) {
@@ -287,12 +311,12 @@ std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl, bool user) {
 
 void Token::drop_session_objects(CK_SESSION_HANDLE owner) {
   std::unique_lock g(mu_);
-  std::erase_if(session_objects_, [&](const auto& kv) { return kv.second->owner == owner; });
+  drop_session_objects_locked([&](const Object& o) { return o.owner == owner; });
 }
 
 void Token::drop_all_session_objects() {
   std::unique_lock g(mu_);
-  session_objects_.clear();
+  drop_session_objects_locked([](const Object&) { return true; });
 }
 
 }  // namespace keyseal::core

@@ -9,6 +9,7 @@
 #include "core/padded.h"
 #include "crypto/asym.h"
 #include "crypto/digest.h"
+#include "crypto/hash_then_sign.h"
 #include "crypto/keys.h"
 #include "crypto/random.h"
 #include "store/token_db.h"
@@ -185,33 +186,14 @@ KeyRef key_ref(const core::Object& key) {
 
 enum class SignKind { pkcs1, pss, ecdsa };
 
-class Signer final : public Operation {
+class Signer final : public crypto::HashThenSign {
  public:
   Signer(std::shared_ptr<Provider> p, KeyRef k, SignKind kind, CK_MECHANISM_TYPE digest, CK_MECHANISM_TYPE pss_hash)
-      : p_(std::move(p)), k_(std::move(k)), kind_(kind), pss_hash_(pss_hash) {
-    if (digest) {
-      digest_mech_ = digest;
-      digest_ = crypto::make_digest(digest);
-    }
-  }
+      : HashThenSign(digest), p_(std::move(p)), k_(std::move(k)), kind_(kind), pss_hash_(pss_hash) {}
   size_t output_size(size_t) const override { return kind_ == SignKind::ecdsa ? 2 * k_.bytes : k_.bytes; }
-  SecureBytes run(ByteView in) override {
-    if (digest_) return sign_digest(view(crypto::digest(digest_mech_, in)), digest_mech_);
-    return sign_raw(in);
-  }
-  bool multipart() const override { return digest_ != nullptr; }
-  void absorb(ByteView in) override {
-    require(digest_ != nullptr, CKR_FUNCTION_FAILED, "single-part mechanism");
-    digest_->absorb(in);
-  }
-  size_t finish_size() const override { return output_size(0); }
-  SecureBytes finish() override {
-    require(digest_ != nullptr, CKR_FUNCTION_FAILED, "single-part mechanism");
-    return sign_digest(view(digest_->finish()), digest_mech_);
-  }
 
  private:
-  SecureBytes sign_raw(ByteView in) {
+  SecureBytes sign_raw(ByteView in) override {
     switch (kind_) {
       case SignKind::pkcs1:
         // A DigestInfo of a hash the PCP knows is signed as that hash; anything else is padded as given.
@@ -230,7 +212,7 @@ class Signer final : public Operation {
     }
     fail(CKR_GENERAL_ERROR, "unknown signature kind");
   }
-  SecureBytes sign_digest(ByteView digest, CK_MECHANISM_TYPE h) {
+  SecureBytes sign_digest(ByteView digest, CK_MECHANISM_TYPE h) override {
     switch (kind_) {
       case SignKind::pkcs1: return call(SignParams{SignParams::Padding::pkcs1, hash_of(h), 0}, digest);
       case SignKind::pss:
@@ -257,8 +239,7 @@ class Signer final : public Operation {
   std::shared_ptr<Provider> p_;
   KeyRef k_;
   SignKind kind_;
-  CK_MECHANISM_TYPE digest_mech_ = 0, pss_hash_ = 0;
-  std::unique_ptr<Operation> digest_;
+  CK_MECHANISM_TYPE pss_hash_ = 0;
 };
 
 class Decryptor final : public Operation {
@@ -507,6 +488,8 @@ void PcpBackend::generate_key_pair(const MechanismParams& m, AttributeMap& pub, 
   }
   core::set_bool(priv, CKA_EXTRACTABLE, false);
   core::set_bool(priv, CKA_SENSITIVE, true);
+  // One PCP key stands behind the object: a copy would share it, and destroying either would break the other.
+  core::set_bool(priv, CKA_COPYABLE, false);
   core::set_bytes(priv, kNameAttr, view(spec.name));
   core::set_bytes(priv, kAuthAttr, view(spec.usage_auth));
 }
@@ -520,7 +503,7 @@ void PcpBackend::import_key(AttributeMap& key) {
   soft_.import_key(key);  // public and secret keys: checked, kept as given
 }
 
-void PcpBackend::delete_key(const AttributeMap& attrs) {
+void PcpBackend::destroy_key(const AttributeMap& attrs) {
   const SecureBytes* name = core::get_bytes(attrs, kNameAttr);
   if (!name || name->empty()) return;
   const std::string n(name->begin(), name->end());

@@ -62,9 +62,9 @@ class PcpBackend final : public core::Backend {
   SecureBytes wrap(const core::Object& wrapping_key, const MechanismParams& m, ByteView key_value) override;
   SecureBytes unwrap(const core::Object& unwrapping_key, const MechanismParams& m, ByteView wrapped) override;
 
-  // Deletes the PCP key behind a private key object (nothing for other objects). Core has no hook on
-  // C_DestroyObject yet; this is what one would call.
-  void delete_key(const core::AttributeMap& attrs);
+  // Deletes the PCP key behind a private key object (nothing for other objects): C_DestroyObject, a session
+  // key dropped, a re-initialised token's old keys. A key already gone is not an error.
+  void destroy_key(const core::AttributeMap& attrs) override;
   Provider& provider() { return *provider_; }
 
  private:

@@ -4,6 +4,7 @@
 
 #include "core/mechanisms.h"
 #include "crypto/digest.h"
+#include "crypto/hash_then_sign.h"
 #include "crypto/keys.h"
 #include "tpm/key_blobs.h"
 #include "tpm/rsa_padding.h"
@@ -93,36 +94,18 @@ TPMI_ALG_HASH hash_of_size(size_t n) {
   }
 }
 
-class Signer final : public Operation {
+class Signer final : public crypto::HashThenSign {
  public:
   Signer(std::shared_ptr<Connection> c, std::shared_ptr<const KeyBlobs> k, Kind kind, CK_MECHANISM_TYPE digest,
          CK_MECHANISM_TYPE pss_hash, const TpmHashes& hashes)
-      : c_(std::move(c)), k_(std::move(k)), kind_(kind), pss_hash_(pss_hash), hashes_(hashes) {
-    if (digest) {
-      digest_mech_ = digest;
-      digest_ = crypto::make_digest(digest);
-    }
-  }
+      : HashThenSign(digest), c_(std::move(c)), k_(std::move(k)), kind_(kind), pss_hash_(pss_hash),
+        hashes_(hashes) {}
   size_t output_size(size_t) const override {
     return kind_ == Kind::ecdsa ? 2 * curve_bytes(k_->pub.publicArea.parameters.eccDetail.curveID) : modulus_bytes(*k_);
   }
-  SecureBytes run(ByteView in) override {
-    if (digest_) return sign_digest(view(crypto::digest(digest_mech_, in)), digest_mech_);
-    return sign_raw(in);
-  }
-  bool multipart() const override { return digest_ != nullptr; }
-  void absorb(ByteView in) override {
-    require(digest_ != nullptr, CKR_FUNCTION_FAILED, "single-part mechanism");
-    digest_->absorb(in);
-  }
-  size_t finish_size() const override { return output_size(0); }
-  SecureBytes finish() override {
-    require(digest_ != nullptr, CKR_FUNCTION_FAILED, "single-part mechanism");
-    return sign_digest(view(digest_->finish()), digest_mech_);
-  }
 
  private:
-  SecureBytes sign_raw(ByteView in) {
+  SecureBytes sign_raw(ByteView in) override {
     const size_t k = kind_ == Kind::ecdsa ? 0 : modulus_bytes(*k_);
     switch (kind_) {
       case Kind::rsa_pkcs: {
@@ -145,7 +128,7 @@ class Signer final : public Operation {
     }
     fail(CKR_GENERAL_ERROR, "unknown signature kind");
   }
-  SecureBytes sign_digest(ByteView digest, CK_MECHANISM_TYPE h) {
+  SecureBytes sign_digest(ByteView digest, CK_MECHANISM_TYPE h) override {
     switch (kind_) {
       case Kind::rsa_pkcs: {
         if (hashes_.has(h)) return rsassa(digest, h);
@@ -186,9 +169,8 @@ class Signer final : public Operation {
   std::shared_ptr<Connection> c_;
   std::shared_ptr<const KeyBlobs> k_;
   Kind kind_;
-  CK_MECHANISM_TYPE digest_mech_ = 0, pss_hash_ = 0;
+  CK_MECHANISM_TYPE pss_hash_ = 0;
   TpmHashes hashes_;
-  std::unique_ptr<Operation> digest_;
 };
 
 // Every RSA decryption is the TPM's raw RSA with the padding removed here: libtpms (swtpm 0.7) enters

@@ -2,6 +2,7 @@
 // login in one transaction; a removed format marker does not get altered records re-tagged; a PIN attempt
 // that ends in an error other than a wrong PIN gives back only its own count.
 #include "platform/paths.h"
+#include "core/module.h"
 #include "core/record_auth.h"
 #include "core/token.h"
 #include "store/attribute_codec.h"
@@ -194,6 +195,25 @@ TEST_F(TokenRecords, LimitComesFromTheTokenNotTheCaller) {
     ADD_FAILURE() << "logged in past the token's limit";
   } catch (const Error& e) {
     EXPECT_EQ(e.rv, static_cast<CK_RV>(CKR_PIN_LOCKED));
+  }
+}
+
+// A composition that gives no backend (a platform without one, a broken compose) is refused when the module
+// is made, with the code C_Initialize returns, instead of a null dereference at the first slot query.
+TEST(ModuleComposition, NoBackendIsRefused) {
+  Config c;
+  c.store_dir = std::filesystem::temp_directory_path();
+  try {
+    Module m(c, {});
+    FAIL() << "a module without a backend was made";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.rv, static_cast<CK_RV>(CKR_GENERAL_ERROR));
+  }
+  try {
+    Module m(c, {nullptr});
+    FAIL() << "a module with a null backend was made";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.rv, static_cast<CK_RV>(CKR_GENERAL_ERROR));
   }
 }
 

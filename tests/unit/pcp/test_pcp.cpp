@@ -386,17 +386,70 @@ TEST_F(PcpTest, WhatThePcpCannotHoldIsRefused) {
   EXPECT_TRUE(mi.flags & CKF_HW);
 }
 
-TEST_F(PcpTest, DeletedKeyIsGoneFromTheTpm) {
+TEST_F(PcpTest, DestroyedKeyIsGoneFromTheTpm) {
   const CK_SESSION_HANDLE s = user_session();
   auto [pub, priv] = ec_pair(s, kP256);
-  EXPECT_EQ(fake_->key_count(), 3u);
+  EXPECT_EQ(fake_->key_count(), 3u);  // the SO's and the user's PIN keys, and this one
   const AttributeMap attrs = module_->session(s)->object(priv)->attrs;
-  pcp().delete_key(attrs);
+  module_->session(s)->destroy_object(priv);
+  EXPECT_EQ(fake_->key_count(), 2u);
+  module_->session(s)->destroy_object(pub);
   EXPECT_EQ(fake_->key_count(), 2u);
   MechanismParams m;
   m.type = CKM_ECDSA_SHA256;
   EXPECT_EQ(rv_of([&] { sign(s, m, priv, view("x")); }), CKR_KEY_HANDLE_INVALID);
-  pcp().delete_key(attrs);  // twice: nothing left to do
+  pcp().destroy_key(attrs);  // again: a key already gone is not an error
+  EXPECT_EQ(fake_->key_count(), 2u);
+}
+
+TEST_F(PcpTest, ACopyOfATpmKeyIsRefusedSoDestroyingOneCannotBreakTheOther) {
+  const CK_SESSION_HANDLE s = user_session();
+  auto [pub, priv] = rsa_pair(s);
+  EXPECT_FALSE(flag(s, priv, CKA_COPYABLE));
+  EXPECT_EQ(rv_of([&] { module_->session(s)->copy_object(priv, AttributeMap{}); }), CKR_ACTION_PROHIBITED);
+  EXPECT_NE(module_->session(s)->copy_object(pub, AttributeMap{}), CK_INVALID_HANDLE);  // public: no PCP key
+  EXPECT_EQ(fake_->key_count(), 3u);
+}
+
+TEST_F(PcpTest, SessionKeysLeaveTheTpmWithTheirSessionOrAtLogout) {
+  const CK_SESSION_HANDLE s = user_session();
+  const CK_SESSION_HANDLE s2 = open();
+  auto session_pair = [&](CK_SESSION_HANDLE in) {
+    AttributeMap pub, priv;
+    core::set_bytes(pub, CKA_EC_PARAMS, ByteView(kP256));
+    core::set_bool(priv, CKA_PRIVATE, true);
+    MechanismParams m;
+    m.type = CKM_EC_KEY_PAIR_GEN;
+    return module_->session(in)->generate_key_pair(m, pub, priv);
+  };
+  session_pair(s2);
+  EXPECT_EQ(fake_->key_count(), 3u);
+  module_->close_session(s2);  // its session objects are destroyed
+  EXPECT_EQ(fake_->key_count(), 2u);
+  session_pair(s);
+  EXPECT_EQ(fake_->key_count(), 3u);
+  module_->logout(s);  // private session objects are destroyed (PKCS#11 3.0 section 5.6.10)
+  EXPECT_EQ(fake_->key_count(), 2u);
+  module_->close_session(s);
+}
+
+TEST_F(PcpTest, ReinitialisedTokenFreesEveryKeyOfTheOldOwner) {
+  CK_SESSION_HANDLE s = user_session();
+  rsa_pair(s);
+  ec_pair(s, kP256);
+  EXPECT_EQ(fake_->key_count(), 4u);
+  module_->close_session(s);
+  module_->init_token(slot_, view(kSo), view(std::string(32, ' ')));
+  EXPECT_EQ(fake_->key_count(), 1u);  // the new SO PIN key alone
+  // and the token works for its new owner
+  s = open();
+  module_->login(s, CKU_SO, view(kSo));
+  module_->session(s)->token().init_pin(view(kUser));
+  module_->logout(s);
+  module_->login(s, CKU_USER, view(kUser));
+  EXPECT_EQ(fake_->key_count(), 2u);
+  ec_pair(s, kP256);
+  EXPECT_EQ(fake_->key_count(), 3u);
 }
 
 TEST_F(PcpTest, WrongPinIsCountedAndTheRightOneStillWorks) {
