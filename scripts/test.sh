@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of keyseal on a fresh Debian 12: unit tests, end-to-end tests with pkcs11-tool and the CLI,
 # the conformance suite against keyseal and SoftHSMv2, then the same unit and conformance tests under
-# AddressSanitizer+UndefinedBehaviorSanitizer, the concurrency tests under ThreadSanitizer, and each fuzzer for
-# a bounded time. Exits non-zero on the first failing stage.
+# AddressSanitizer+UndefinedBehaviorSanitizer, the concurrency tests under ThreadSanitizer, each fuzzer for
+# a bounded time, and the Windows build (keyseal.dll cross-built with mingw-w64) with its tests under wine
+# (scripts/windows.sh). Exits non-zero on the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -40,4 +41,7 @@ fi
 stage "release build: unit, end-to-end and conformance tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$JOBS"
-cd build && ctest --output-on-failure -j"$JOBS"
+(cd build && ctest --output-on-failure -j"$JOBS")
+
+stage "Windows: keyseal.dll, keyseal.exe and the tests cross-built with mingw-w64, run under wine"
+JOBS=$JOBS scripts/windows.sh

@@ -409,8 +409,17 @@ EOF
     chmod +x "$shims/winrun"
     printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$shims/winrun" "$SYSROOT/bin/pkcs11-tool.exe" > "$shims/pkcs11-tool"
     printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$shims/winrun" "$(find_built keyseal.exe)" > "$shims/keyseal"
-    printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$shims/winrun" "$(find_built keyseal-conformance.exe)" \
-        > "$shims/keyseal-conformance"
+    # gtest takes a path without a drive letter as relative to the working directory (a report in
+    # ./tmp/...): a host path for --gtest_output is given to it on Z:, wine's drive for /.
+    cat > "$shims/keyseal-conformance" <<EOF
+#!/usr/bin/env bash
+args=()
+for a in "\$@"; do
+  case \$a in --gtest_output=json:/*) a="--gtest_output=json:Z:\${a#--gtest_output=json:}" ;; esac
+  args+=("\$a")
+done
+exec "$shims/winrun" "$(find_built keyseal-conformance.exe)" "\${args[@]}"
+EOF
     chmod +x "$shims"/*
     echo "$shims"
 }

@@ -49,7 +49,7 @@ void print_config(std::ostream& out, bool& ok) {
     out << "  new tokens: Argon2id t_cost " << c.argon2_t_cost << ", m_cost " << c.argon2_m_cost_kib
         << " KiB, lanes " << c.argon2_lanes << "; " << c.max_pin_attempts << " PIN attempts before lock\n";
     out << "  new token kind: " << c.backend << (c.backend == "auto" ? " (the TPM when one answers)" : "") << "\n";
-    out << "  TPM connection (tcti): " << (c.tcti.empty() ? "(tss2 default)" : c.tcti) << "\n";
+    out << "  TPM connection: " << compose::tpm_connection(c) << "\n";
     if (!c.tpm_pcrs.empty()) out << "  new TPM tokens bound to PCRs " << c.tpm_pcrs << "\n";
   } catch (const Error& e) {
     ok = false;

@@ -31,6 +31,10 @@ softtoken::Machine this_machine(const core::Config& config);
 // else a sentence saying why not (no TPM configured or found; not available on this platform).
 std::string tpm_binding_unavailable(const core::Config& config);
 
+// How the module reaches the TPM, for `keyseal status`'s configuration section: the tcti on Linux (the
+// configured one or tss2's default), TBS on Windows (where the tcti setting means nothing).
+std::string tpm_connection(const core::Config& config);
+
 // The TPM section of `keyseal status`, as "key: value" lines in order ("present", then "why" or "ready",
 // "manufacturer", ...). Never throws.
 std::vector<std::pair<std::string, std::string>> tpm_status(const core::Config& config);

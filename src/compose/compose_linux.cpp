@@ -34,6 +34,10 @@ std::string tpm_binding_unavailable(const core::Config& config) {
   return "no TPM here (no /dev/tpmrm0 or /dev/tpm0, and no tcti configured: set KEYSEAL_TCTI or 'tcti =')";
 }
 
+std::string tpm_connection(const core::Config& config) {
+  return "tcti " + (config.tcti.empty() ? std::string("(tss2 default)") : config.tcti);
+}
+
 std::vector<std::pair<std::string, std::string>> tpm_status(const core::Config& config) {
   std::vector<std::pair<std::string, std::string>> out;
   if (!tpm::tpm_expected(config.tcti)) {

@@ -32,6 +32,12 @@ std::string tpm_binding_unavailable(const core::Config&) {
          "and machine instead; TPM tokens keep their keys in the TPM)";
 }
 
+std::string tpm_connection(const core::Config& config) {
+  std::string s = "TBS and the Microsoft Platform Crypto Provider";
+  if (!config.tcti.empty()) s += " (the tcti setting \"" + config.tcti + "\" is not used on Windows)";
+  return s;
+}
+
 std::vector<std::pair<std::string, std::string>> tpm_status(const core::Config&) {
   // From TBS and the provider (pcp/status.cpp): never from opening the provider alone.
   pcp::TpmStatus st = pcp::tpm_status();
