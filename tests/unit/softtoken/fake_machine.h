@@ -2,6 +2,7 @@
 // fresh token database in a temporary directory.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -9,8 +10,10 @@
 #include <string>
 
 #include "common/error.h"
+#include "crypto/kdf.h"
 #include "fingerprint/factor.h"
 #include "softtoken/fp_binding.h"
+#include "softtoken/soft_backend.h"
 #include "store/token_db.h"
 
 namespace keyseal::softtoken::testing {
@@ -98,6 +101,36 @@ struct TempToken {
 
 inline ByteView pin_of(std::string_view s) {
   return view(s);
+}
+
+// Tests only: a real token uses the configured Argon2id parameters.
+inline const crypto::Argon2Params kFast{1, 64, 1};
+inline constexpr std::string_view kSo = "so-pin-1234", kUser = "user-pin-5678";
+
+// The CK_RV a call throws (CKR_OK when it returns).
+inline CK_RV rv_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.rv;
+  }
+  return CKR_OK;
+}
+
+// C_InitToken then C_InitPIN, as core drives the backend: the SO record (kSo) in a transaction, then the
+// user's (kUser). Returns the token's master key.
+inline SecureBytes init_pins(SoftBackend& backend, TempToken& token) {
+  SecureBytes mk;
+  token.db->transaction([&] { mk = backend.create_master_key(*token.db, pin_of(kSo), 10); });
+  backend.set_pin(*token.db, CKU_USER, view(mk), pin_of(kUser));
+  return mk;
+}
+
+// What core does at C_Login: unlock, then the upgrade hook. Returns the master key.
+inline SecureBytes login_as(SoftBackend& backend, TempToken& token, CK_USER_TYPE who, std::string_view pin) {
+  SecureBytes got = backend.unlock(*token.db, who, pin_of(pin));
+  backend.after_unlock(*token.db, who, view(got), pin_of(pin));
+  return got;
 }
 
 }  // namespace keyseal::softtoken::testing

@@ -22,11 +22,14 @@ namespace keyseal::softtoken {
 namespace {
 
 using testing::FakeMachine;
+using testing::init_pins;
+using testing::kFast;
+using testing::kSo;
+using testing::kUser;
+using testing::login_as;
 using testing::pin_of;
 using testing::TempToken;
 
-const crypto::Argon2Params kFast{1, 64, 1};  // tests only: a real token uses the configured parameters
-constexpr std::string_view kSo = "so-pin-1234", kUser = "user-pin-5678";
 
 struct Fixture : ::testing::Test {
   FakeMachine machine;
@@ -34,16 +37,8 @@ struct Fixture : ::testing::Test {
   SoftBackend backend{kFast, machine.provider()};
   SecureBytes mk;
 
-  void SetUp() override {
-    token.db->transaction([&] { mk = backend.create_master_key(*token.db, pin_of(kSo), 10); });
-    backend.set_pin(*token.db, CKU_USER, view(mk), pin_of(kUser));
-  }
-  // What core does at C_Login: unlock, then the upgrade hook.
-  SecureBytes login(CK_USER_TYPE who, std::string_view pin) {
-    SecureBytes got = backend.unlock(*token.db, who, pin_of(pin));
-    backend.after_unlock(*token.db, who, view(got), pin_of(pin));
-    return got;
-  }
+  void SetUp() override { mk = init_pins(backend, token); }
+  SecureBytes login(CK_USER_TYPE who, std::string_view pin) { return login_as(backend, token, who, pin); }
   Error refusal(CK_USER_TYPE who, std::string_view pin) {
     try {
       backend.unlock(*token.db, who, pin_of(pin));

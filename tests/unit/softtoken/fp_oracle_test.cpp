@@ -23,11 +23,13 @@ namespace keyseal::softtoken {
 namespace {
 
 using testing::FakeMachine;
+using testing::kFast;
+using testing::kSo;
+using testing::kUser;
+using testing::login_as;
 using testing::pin_of;
 using testing::TempToken;
 
-const crypto::Argon2Params kFast{1, 64, 1};
-constexpr std::string_view kSo = "so-pin-1234", kUser = "user-pin-5678";
 
 // Every fingerprint split in the file, as the attacker finds them: the meta values that are split records
 // (fp.binding, fp.transit after its role byte) and the splits inside scheme-3 PIN records.
@@ -94,10 +96,7 @@ struct Oracle : ::testing::Test {
   TempToken token;
   SoftBackend backend{kFast, machine.provider()};
   std::filesystem::path file() { return token.dir / "token-0.db"; }
-  void login(CK_USER_TYPE who, std::string_view pin) {
-    const SecureBytes mk = backend.unlock(*token.db, who, pin_of(pin));
-    backend.after_unlock(*token.db, who, view(mk), pin_of(pin));
-  }
+  void login(CK_USER_TYPE who, std::string_view pin) { login_as(backend, token, who, pin); }
 };
 
 TEST_F(Oracle, IssueFiveSplitConfirmsAFactorGuessFromTheFileAlone) {

@@ -15,19 +15,12 @@ namespace keyseal::softtoken {
 namespace {
 
 using testing::FakeMachine;
+using testing::kFast;
 using testing::pin_of;
+using testing::rv_of;
 using testing::TempToken;
 
-const crypto::Argon2Params kFast{1, 64, 1};
 
-CK_RV rv_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.rv;
-  }
-  return CKR_OK;
-}
 
 TEST(PinWrap, SchemeTwoNeedsTheSecret) {
   const SecureBytes mk(32, 7), s(32, 9), other(32, 10);

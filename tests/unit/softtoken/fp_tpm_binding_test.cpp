@@ -15,20 +15,16 @@ namespace {
 
 using testing::FakeMachine;
 using testing::FakeTpm;
+using testing::init_pins;
+using testing::kFast;
+using testing::kSo;
+using testing::kUser;
+using testing::login_as;
 using testing::pin_of;
+using testing::rv_of;
 using testing::TempToken;
 
-const crypto::Argon2Params kFast{1, 64, 1};
-constexpr std::string_view kSo = "so-pin-1234", kUser = "user-pin-5678";
 
-CK_RV rv_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.rv;
-  }
-  return CKR_OK;
-}
 
 struct TpmBinding : ::testing::Test {
   FakeMachine machine;
@@ -36,15 +32,9 @@ struct TpmBinding : ::testing::Test {
   TempToken token;
   SoftBackend backend{kFast, Machine(machine.provider(), tpm)};
   SecureBytes mk;
-  void SetUp() override {
-    token.db->transaction([&] { mk = backend.create_master_key(*token.db, pin_of(kSo), 10); });
-    backend.set_pin(*token.db, CKU_USER, view(mk), pin_of(kUser));
-  }
-  SecureBytes login(CK_USER_TYPE who, std::string_view pin) {
-    SecureBytes got = backend.unlock(*token.db, who, pin_of(pin));
-    backend.after_unlock(*token.db, who, view(got), pin_of(pin));
-    return got;
-  }
+  void SetUp() override { mk = init_pins(backend, token); }
+
+  SecureBytes login(CK_USER_TYPE who, std::string_view pin) { return login_as(backend, token, who, pin); }
 };
 
 TEST_F(TpmBinding, InitTokenWithATpmPresentDoesNotBindToIt) {

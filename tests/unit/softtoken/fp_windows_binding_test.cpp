@@ -20,21 +20,16 @@ namespace {
 
 using testing::FakeOsWrapper;
 using testing::OsWorld;
+using testing::init_pins;
+using testing::kFast;
+using testing::kSo;
+using testing::kUser;
 using testing::pin_of;
+using testing::rv_of;
 using testing::TempToken;
 using Bytes = std::vector<uint8_t>;
 
-const crypto::Argon2Params kFast{1, 64, 1};
-constexpr std::string_view kSo = "so-pin-1234", kUser = "user-pin-5678";
 
-CK_RV rv_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.rv;
-  }
-  return CKR_OK;
-}
 
 // A Windows machine as its collectors see it. Every value passes through the real parsers.
 struct WindowsBox {
@@ -105,8 +100,7 @@ struct WindowsBinding : ::testing::Test {
   Machine windows() { return Machine(box.provider(), nullptr, alice); }
   void SetUp() override {
     SoftBackend backend{kFast, windows()};
-    token.db->transaction([&] { mk = backend.create_master_key(*token.db, pin_of(kSo), 10); });
-    backend.set_pin(*token.db, CKU_USER, view(mk), pin_of(kUser));
+    mk = init_pins(backend, token);
   }
   CK_RV login(const Machine& m, CK_USER_TYPE who, std::string_view pin) {
     SoftBackend backend{kFast, m};

@@ -13,14 +13,8 @@
 namespace keyseal::softtoken {
 namespace {
 
-CK_RV rv_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.rv;
-  }
-  return CKR_OK;
-}
+using testing::rv_of;
+
 
 TEST(DpapiReal, ATokenOnWindowsMachineUsesTheRealLayer) {
   testing::TempToken token;
