@@ -96,10 +96,16 @@ TPMI_ALG_HASH hash_of_size(size_t n) {
 
 class Signer final : public crypto::HashThenSign {
  public:
+  // soft_pss: PSS encoded here (salt length and MGF1 hash as the caller asked) and signed by the TPM's raw RSA.
+  struct SoftPss {
+    bool on = false;
+    CK_MECHANISM_TYPE mgf_hash = 0;
+    size_t salt_len = 0;
+  };
   Signer(std::shared_ptr<Connection> c, std::shared_ptr<const KeyBlobs> k, Kind kind, CK_MECHANISM_TYPE digest,
-         CK_MECHANISM_TYPE pss_hash, const TpmHashes& hashes)
+         CK_MECHANISM_TYPE pss_hash, const TpmHashes& hashes, SoftPss soft_pss)
       : HashThenSign(digest), c_(std::move(c)), k_(std::move(k)), kind_(kind), pss_hash_(pss_hash),
-        hashes_(hashes) {}
+        hashes_(hashes), soft_pss_(soft_pss) {}
   size_t output_size(size_t) const override {
     return kind_ == Kind::ecdsa ? 2 * curve_bytes(k_->pub.publicArea.parameters.eccDetail.curveID) : modulus_bytes(*k_);
   }
@@ -146,6 +152,11 @@ class Signer final : public crypto::HashThenSign {
     return left_pad(sig->signature.rsassa.sig.buffer, sig->signature.rsassa.sig.size, modulus_bytes(*k_));
   }
   SecureBytes pss(ByteView digest) {
+    if (soft_pss_.on) {
+      const size_t bits = k_->pub.publicArea.parameters.rsaDetail.keyBits;
+      return raw_rsa(*c_, *k_, view(pss_encode(digest, pss_hash_, soft_pss_.mgf_hash, soft_pss_.salt_len, bits)),
+                     CKR_DATA_INVALID);
+    }
     auto sig = tpm_sign(*c_, *k_, digest, TPM2_ALG_RSAPSS, tpm_hash(pss_hash_));
     return left_pad(sig->signature.rsapss.sig.buffer, sig->signature.rsapss.sig.size, modulus_bytes(*k_));
   }
@@ -171,6 +182,7 @@ class Signer final : public crypto::HashThenSign {
   Kind kind_;
   CK_MECHANISM_TYPE pss_hash_ = 0;
   TpmHashes hashes_;
+  SoftPss soft_pss_;
 };
 
 // Every RSA decryption is the TPM's raw RSA with the padding removed here: libtpms (swtpm 0.7) enters
@@ -234,16 +246,28 @@ std::unique_ptr<Operation> make_signer(std::shared_ptr<Connection> c, std::share
   else fail(CKR_MECHANISM_INVALID, "the TPM token cannot sign with this mechanism");
   require(is_rsa(*key) == (kind != Kind::ecdsa), CKR_KEY_TYPE_INCONSISTENT, "key type does not fit the mechanism");
   CK_MECHANISM_TYPE pss_hash = 0;
+  Signer::SoftPss soft_pss;
   if (kind == Kind::rsa_pss) {
     pss_hash = digest ? digest : m.hash;
     require(!digest || m.hash == 0 || m.hash == digest, CKR_MECHANISM_PARAM_INVALID, "PSS hash differs from the mechanism's");
-    require(hashes.rsapss && hashes.has(pss_hash), CKR_MECHANISM_PARAM_INVALID, "the TPM has no RSA-PSS with that hash");
-    require(m.mgf_hash == 0 || m.mgf_hash == pss_hash, CKR_MECHANISM_PARAM_INVALID,
-            "the TPM's PSS uses MGF1 with the message hash");
-    require(m.salt_len == crypto::digest_size(pss_hash), CKR_MECHANISM_PARAM_INVALID,
-            "the TPM's PSS salt length is the hash length");
+    const size_t h_len = crypto::digest_size(pss_hash);  // CKR_MECHANISM_INVALID for an unknown hash
+    const CK_MECHANISM_TYPE mgf = m.mgf_hash ? m.mgf_hash : pss_hash;
+    // TPM2_Sign's RSAPSS takes salt = hash length and MGF1 with the message hash (what TLS 1.3 uses). Any other
+    // salt (OpenSSL's default for certificates is the maximum) or MGF1 hash is encoded here and signed with
+    // the TPM's raw RSA, which keyseal's keys allow (sign and decrypt, no scheme); CKM_RSA_X_509 already
+    // exposes that operation, so this adds no power. A key without raw RSA is refused as before.
+    if (!(hashes.rsapss && hashes.has(pss_hash) && mgf == pss_hash && m.salt_len == h_len)) {
+      const TPMT_PUBLIC& pub = key->pub.publicArea;
+      require((pub.objectAttributes & TPMA_OBJECT_DECRYPT) && !(pub.objectAttributes & TPMA_OBJECT_RESTRICTED) &&
+                  pub.parameters.rsaDetail.scheme.scheme == TPM2_ALG_NULL,
+              CKR_MECHANISM_PARAM_INVALID, "this TPM key signs PSS only with salt = hash length and MGF1 of that hash");
+      (void)crypto::digest_size(mgf);
+      require(m.salt_len <= pss_max_salt(h_len, pub.parameters.rsaDetail.keyBits), CKR_MECHANISM_PARAM_INVALID,
+              "the PSS salt does not fit the modulus");
+      soft_pss = Signer::SoftPss{true, mgf, static_cast<size_t>(m.salt_len)};
+    }
   }
-  return std::make_unique<Signer>(std::move(c), std::move(key), kind, digest, pss_hash, hashes);
+  return std::make_unique<Signer>(std::move(c), std::move(key), kind, digest, pss_hash, hashes, soft_pss);
 }
 
 std::unique_ptr<Operation> make_decryptor(std::shared_ptr<Connection> c, std::shared_ptr<const KeyBlobs> key,

@@ -3,6 +3,7 @@
 
 #include "common/error.h"
 #include "crypto/digest.h"
+#include "crypto/random.h"
 
 namespace keyseal::tpm {
 
@@ -79,6 +80,39 @@ SecureBytes pkcs1_type2_decode(ByteView em) {
   bad |= (found ^ 1u) | (sep < 10 ? 1u : 0u);
   require(bad == 0, CKR_ENCRYPTED_DATA_INVALID, "PKCS#1 v1.5 decoding failed");
   return SecureBytes(em.begin() + static_cast<long>(sep + 1), em.end());
+}
+
+size_t pss_max_salt(size_t hash_len, size_t mod_bits) {
+  const size_t em_len = (mod_bits - 1 + 7) / 8;
+  return em_len >= hash_len + 2 ? em_len - hash_len - 2 : 0;
+}
+
+SecureBytes pss_encode(ByteView m_hash, CK_MECHANISM_TYPE hash, CK_MECHANISM_TYPE mgf_hash, size_t salt_len,
+                       size_t mod_bits) {
+  const size_t h = crypto::digest_size(hash);
+  require(m_hash.size() == h, CKR_DATA_LEN_RANGE, "PSS input is not a digest of the PSS hash");
+  require(mod_bits >= 16 && salt_len <= pss_max_salt(h, mod_bits), CKR_MECHANISM_PARAM_INVALID,
+          "the PSS salt does not fit the modulus");
+  const size_t em_bits = mod_bits - 1, em_len = (em_bits + 7) / 8, k = (mod_bits + 7) / 8;
+  const SecureBytes salt = crypto::random_bytes(salt_len);
+  // H = Hash(0x00 * 8 || mHash || salt)
+  SecureBytes m_prime(8, 0);
+  m_prime.insert(m_prime.end(), m_hash.begin(), m_hash.end());
+  m_prime.insert(m_prime.end(), salt.begin(), salt.end());
+  const SecureBytes hh = crypto::digest(hash, view(m_prime));
+  // maskedDB = (PS || 0x01 || salt) xor MGF1(H), its top 8 * emLen - emBits bits cleared
+  const size_t db_len = em_len - h - 1;
+  SecureBytes db(db_len - salt_len - 1, 0);
+  db.push_back(0x01);
+  db.insert(db.end(), salt.begin(), salt.end());
+  const SecureBytes mask = mgf1(mgf_hash, view(hh), db_len);
+  for (size_t i = 0; i < db_len; ++i) db[i] ^= mask[i];
+  db[0] &= static_cast<uint8_t>(0xFF >> (8 * em_len - em_bits));
+  SecureBytes out(k - em_len, 0);  // EM is one byte shorter than the modulus when modBits - 1 is a multiple of 8
+  out.insert(out.end(), db.begin(), db.end());
+  out.insert(out.end(), hh.begin(), hh.end());
+  out.push_back(0xBC);
+  return out;
 }
 
 SecureBytes oaep_decode(ByteView em, CK_MECHANISM_TYPE hash, CK_MECHANISM_TYPE mgf_hash, ByteView label) {

@@ -49,8 +49,23 @@ TEST_F(TpmKeysTest, Rsa2048SignsEveryWay) {
   const SecureBytes digest = crypto::digest(CKM_SHA256, view(data));
   SecureBytes sig = sign(*backend_, k, pss(CKM_RSA_PKCS_PSS, CKM_SHA256, 32), view(digest));
   EXPECT_NO_THROW(verify(k, pss(CKM_RSA_PKCS_PSS, CKM_SHA256, 32), view(digest), view(sig)));
-  // A PSS salt the TPM cannot make is refused up front.
-  EXPECT_EQ(rv_of([&] { backend_->sign(*k.obj, pss(CKM_SHA256_RSA_PKCS_PSS, CKM_SHA256, 20)); }),
+  // Salts other than the hash length (OpenSSL signs certificates with the maximum) and another MGF1 hash: PSS
+  // encoded in the module, signed by the TPM's raw RSA; each verifies in software with the same parameters.
+  const size_t max_salt = 256 - 32 - 2;
+  for (size_t salt : {size_t{0}, size_t{20}, size_t{64}, max_salt}) {
+    SecureBytes s = sign(*backend_, k, pss(CKM_SHA256_RSA_PKCS_PSS, CKM_SHA256, salt), view(data));
+    EXPECT_NO_THROW(verify(k, pss(CKM_SHA256_RSA_PKCS_PSS, CKM_SHA256, salt), view(data), view(s))) << salt;
+    // and not with another salt length
+    EXPECT_THROW(verify(k, pss(CKM_SHA256_RSA_PKCS_PSS, CKM_SHA256, salt == 20 ? 32 : 20), view(data), view(s)),
+                 Error)
+        << salt;
+  }
+  MechanismParams mgf_sha1 = pss(CKM_RSA_PKCS_PSS, CKM_SHA256, 32);
+  mgf_sha1.mgf_hash = CKM_SHA_1;
+  SecureBytes s1 = sign(*backend_, k, mgf_sha1, view(digest));
+  EXPECT_NO_THROW(verify(k, mgf_sha1, view(digest), view(s1)));
+  // A salt that does not fit the modulus is refused up front.
+  EXPECT_EQ(rv_of([&] { backend_->sign(*k.obj, pss(CKM_SHA256_RSA_PKCS_PSS, CKM_SHA256, max_salt + 1)); }),
             CKR_MECHANISM_PARAM_INVALID);
   // Multi-part.
   auto op = backend_->sign(*k.obj, mech(CKM_SHA256_RSA_PKCS));
