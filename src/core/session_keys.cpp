@@ -47,9 +47,12 @@ CK_OBJECT_HANDLE Session::generate_key(const MechanismParams& m, AttributeMap at
   default_ulong(attrs, CKA_CLASS, CKO_SECRET_KEY);
   default_ulong(attrs, CKA_KEY_TYPE, row.key_type);
   check_new_object(attrs, Origin::generate, so(), CKO_SECRET_KEY, row.key_type);
+  // A length the mechanism cannot make is a bad template value: CKR_KEY_SIZE_RANGE is not among C_GenerateKey's
+  // return values (PKCS#11 3.0 section 5.18.2); it names a key given to an operation, not one asked for.
   const CK_ULONG len = get_ulong(attrs, CKA_VALUE_LEN).value_or(0);
-  require(len >= row.min_key && len <= row.max_key, CKR_KEY_SIZE_RANGE, "CKA_VALUE_LEN outside the mechanism's range");
-  check_secret_length(row.key_type, len, CKR_KEY_SIZE_RANGE);
+  require(len >= row.min_key && len <= row.max_key, CKR_ATTRIBUTE_VALUE_INVALID,
+          "CKA_VALUE_LEN outside the mechanism's range");
+  check_secret_length(row.key_type, len, CKR_ATTRIBUTE_VALUE_INVALID);
   check_new_object_access(attrs);
   require(token_->backend().supports(m.type), CKR_MECHANISM_INVALID, "the token cannot do this mechanism");
   token_->backend().generate_key(m, attrs);
@@ -68,8 +71,12 @@ std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE> Session::generate_key_pair(const M
   check_new_object(pub, Origin::generate, so(), CKO_PUBLIC_KEY, kt);
   check_new_object(priv, Origin::generate, so(), CKO_PRIVATE_KEY, kt);
   if (kt == CKK_RSA) {
-    const CK_ULONG bits = get_ulong(pub, CKA_MODULUS_BITS).value_or(0);
-    require(bits >= row.min_key && bits <= row.max_key, CKR_KEY_SIZE_RANGE, "RSA modulus size outside 2048-4096");
+    // Section 5.18.3 lists no CKR_KEY_SIZE_RANGE for C_GenerateKeyPair: a modulus size outside the mechanism's
+    // ulMinKeySize..ulMaxKeySize is an invalid value of the template's CKA_MODULUS_BITS.
+    const std::optional<CK_ULONG> bits = get_ulong(pub, CKA_MODULUS_BITS);
+    require(bits.has_value(), CKR_TEMPLATE_INCOMPLETE, "CKA_MODULUS_BITS missing from the public key template");
+    require(*bits >= row.min_key && *bits <= row.max_key, CKR_ATTRIBUTE_VALUE_INVALID,
+            "RSA modulus size outside 2048-4096");
   } else {
     const SecureBytes* params = get_bytes(pub, CKA_EC_PARAMS);
     require(params != nullptr, CKR_TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS missing from the public key template");
