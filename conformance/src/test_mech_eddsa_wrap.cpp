@@ -6,6 +6,7 @@
 #include "ossl.h"
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace keyseal::conformance {
@@ -168,6 +169,79 @@ TEST_F(Wrap, WrappingKeyWithoutWrapIsRefused) {
   Mech m(CKM_AES_KEY_WRAP);
   // Section 5.14: the wrapping key's CKA_WRAP must be CK_TRUE.
   EXPECT_CKR(CKR_KEY_FUNCTION_NOT_PERMITTED, p11()->C_WrapKey(session_, m.ptr(), kek.h, k.h, out.data(), &len));
+}
+
+// CKA_WRAP_TEMPLATE / CKA_UNWRAP_TEMPLATE (base spec 4.10, CKF_ARRAY_ATTRIBUTE): the value is an array of
+// CK_ATTRIBUTE. The nested Template must outlive every call that passes `as_array` (it holds the pointers).
+Bytes as_array(Template& nested) {
+  const auto* p = reinterpret_cast<const uint8_t*>(nested.data());
+  return Bytes(p, p + nested.size() * sizeof(CK_ATTRIBUTE));
+}
+
+// C_GetAttributeValue of an attribute array (5.7.5): the length is count * sizeof(CK_ATTRIBUTE); an array of
+// NULL pValues then gets each nested type and length.
+TEST_F(Wrap, WrapTemplateReadsBackAsAnAttributeArray) {
+  Template nested;
+  nested.add(CKA_LABEL, "wrap-me").add_ulong(CKA_KEY_TYPE, CKK_AES);
+  auto kek = import_secret(session_, CKK_AES, Bytes(16, 0x52), Template().add(CKA_WRAP_TEMPLATE, as_array(nested)));
+  ASSERT_OK(kek.rv);
+  CK_ATTRIBUTE q{CKA_WRAP_TEMPLATE, nullptr, 0};
+  ASSERT_OK(p11()->C_GetAttributeValue(session_, kek.h, &q, 1));
+  ASSERT_EQ(q.ulValueLen, 2 * sizeof(CK_ATTRIBUTE));
+  CK_ATTRIBUTE out[2] = {{0, nullptr, 0}, {0, nullptr, 0}};
+  q.pValue = out;
+  ASSERT_OK(p11()->C_GetAttributeValue(session_, kek.h, &q, 1));
+  std::map<CK_ATTRIBUTE_TYPE, CK_ULONG> got = {{out[0].type, out[0].ulValueLen}, {out[1].type, out[1].ulValueLen}};
+  EXPECT_EQ(got[CKA_LABEL], 7u);
+  EXPECT_EQ(got[CKA_KEY_TYPE], sizeof(CK_ULONG));
+}
+
+// C_WrapKey (5.18.4): "If all attributes match according to the C_FindObject rules of attribute matching then
+// the wrap will proceed ... If any attribute mismatch occurs on an attempt to wrap a key then the function SHALL
+// return CKR_KEY_HANDLE_INVALID." CKR_KEY_NOT_WRAPPABLE ("cannot be wrapped for some token-specific reason") is
+// the other reading in use.
+TEST_F(Wrap, WrapTemplateLimitsWhatTheKeyWraps) {
+  REQUIRE_MECHANISM(CKM_AES_KEY_WRAP, CKF_WRAP);
+  Template nested;
+  nested.add(CKA_LABEL, "wrap-me");
+  auto kek = import_secret(session_, CKK_AES, Bytes(16, 0x53),
+                           Template().add(CKA_WRAP, true).add(CKA_WRAP_TEMPLATE, as_array(nested)));
+  ASSERT_OK(kek.rv);
+  auto ok = import_secret(session_, CKK_AES, Bytes(16, 0x54),
+                          Template().add(CKA_EXTRACTABLE, true).add(CKA_LABEL, "wrap-me"));
+  ASSERT_OK(ok.rv);
+  auto other =
+      import_secret(session_, CKK_AES, Bytes(16, 0x55), Template().add(CKA_EXTRACTABLE, true).add(CKA_LABEL, "no"));
+  ASSERT_OK(other.rv);
+  Bytes wrapped;
+  EXPECT_OK(wrap(Mech(CKM_AES_KEY_WRAP), kek.h, ok.h, wrapped));
+  EXPECT_CKR_IN(({CKR_KEY_HANDLE_INVALID, CKR_KEY_NOT_WRAPPABLE}),
+                wrap(Mech(CKM_AES_KEY_WRAP), kek.h, other.h, wrapped));
+}
+
+// C_UnwrapKey (5.18.5): the unwrapping key's CKA_UNWRAP_TEMPLATE "will be added to attributes of the key to be
+// unwrapped"; "If any attribute conflict occurs ... the function SHALL return CKR_TEMPLATE_INCONSISTENT".
+TEST_F(Wrap, UnwrapTemplateJoinsTheUnwrappedKey) {
+  REQUIRE_MECHANISM(CKM_AES_KEY_WRAP, CKF_WRAP | CKF_UNWRAP);
+  Template nested;
+  nested.add(CKA_LABEL, "from-policy").add(CKA_DECRYPT, false);
+  auto kek = import_secret(
+      session_, CKK_AES, Bytes(16, 0x56),
+      Template().add(CKA_WRAP, true).add(CKA_UNWRAP, true).add(CKA_UNWRAP_TEMPLATE, as_array(nested)));
+  ASSERT_OK(kek.rv);
+  auto k = target();
+  ASSERT_OK(k.rv);
+  Bytes wrapped;
+  ASSERT_OK(wrap(Mech(CKM_AES_KEY_WRAP), kek.h, k.h, wrapped));
+  Mech m(CKM_AES_KEY_WRAP);
+  CK_OBJECT_HANDLE h;
+  Template clash = unwrap_template();  // CKA_DECRYPT true against the policy's false
+  EXPECT_CKR(CKR_TEMPLATE_INCONSISTENT, p11()->C_UnwrapKey(session_, m.ptr(), kek.h, wrapped.data(), wrapped.size(),
+                                                           clash.data(), clash.size(), &h));
+  Template t = unwrap_template().remove(CKA_DECRYPT);
+  ASSERT_OK(p11()->C_UnwrapKey(session_, m.ptr(), kek.h, wrapped.data(), wrapped.size(), t.data(), t.size(), &h));
+  EXPECT_EQ(get_attr(session_, h, CKA_LABEL), to_bytes("from-policy"));
+  EXPECT_FALSE(get_bool(session_, h, CKA_DECRYPT));
 }
 
 }  // namespace

@@ -20,8 +20,8 @@ enum class Origin { create, generate, copy, unwrap, derive };
 //  - a class this token does not support (CKO_HW_FEATURE, vendor classes ...), key type or certificate type
 //    it does not support, or a class that the origin cannot make (C_GenerateKey making a certificate) ->
 //    CKR_TEMPLATE_INCONSISTENT; a CKA_CLASS value the spec does not define -> CKR_ATTRIBUTE_VALUE_INVALID.
-//  - attributes not valid for the class/key type -> CKR_ATTRIBUTE_TYPE_INVALID (also CKA_WRAP_TEMPLATE,
-//    CKA_UNWRAP_TEMPLATE, CKA_DERIVE_TEMPLATE: not supported yet).
+//  - attributes not valid for the class/key type -> CKR_ATTRIBUTE_TYPE_INVALID (CKA_WRAP_TEMPLATE belongs to
+//    public and secret keys, CKA_UNWRAP_TEMPLATE and CKA_DERIVE_TEMPLATE to private and secret keys).
 //  - attributes only the token sets (footnotes 2,4,6 together: CKA_UNIQUE_ID, CKA_LOCAL,
 //    CKA_KEY_GEN_MECHANISM, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE) -> CKR_ATTRIBUTE_READ_ONLY (spec
 //    4.1.1 rule 3; the CKA_UNIQUE_ID text names this code explicitly); CKA_TRUSTED=true outside an SO

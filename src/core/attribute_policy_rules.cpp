@@ -75,7 +75,7 @@ constexpr Rule kPublic[] = {
     {CKA_VERIFY_RECOVER, kModifiable},
     {CKA_WRAP, kModifiable},
     {CKA_TRUSTED, kSoOnlyTrue},
-    {CKA_WRAP_TEMPLATE, kUnsupported},
+    {CKA_WRAP_TEMPLATE, 0},  // no footnote 8: fixed once the key exists, so a policy cannot be loosened later
     {CKA_PUBLIC_KEY_INFO, 0},
 };
 
@@ -92,8 +92,8 @@ constexpr Rule kPrivate[] = {
     {CKA_ALWAYS_SENSITIVE, kTokenSet},
     {CKA_NEVER_EXTRACTABLE, kTokenSet},
     {CKA_WRAP_WITH_TRUSTED, kFixedOnceTrue},
-    {CKA_UNWRAP_TEMPLATE, kUnsupported},
-    {CKA_DERIVE_TEMPLATE, kUnsupported},
+    {CKA_UNWRAP_TEMPLATE, 0},
+    {CKA_DERIVE_TEMPLATE, 0},
     {CKA_ALWAYS_AUTHENTICATE, 0},
     {CKA_PUBLIC_KEY_INFO, 0},
 };
@@ -113,9 +113,9 @@ constexpr Rule kSecret[] = {
     {CKA_CHECK_VALUE, 0},
     {CKA_WRAP_WITH_TRUSTED, kFixedOnceTrue},
     {CKA_TRUSTED, kSoOnlyTrue},
-    {CKA_WRAP_TEMPLATE, kUnsupported},
-    {CKA_UNWRAP_TEMPLATE, kUnsupported},
-    {CKA_DERIVE_TEMPLATE, kUnsupported},
+    {CKA_WRAP_TEMPLATE, 0},
+    {CKA_UNWRAP_TEMPLATE, 0},
+    {CKA_DERIVE_TEMPLATE, 0},
 };
 
 // Mechanisms spec 2.1.2 RSA public key.

@@ -24,7 +24,7 @@ enum Footnote : uint32_t {
   kSoOnlyTrue = 1u << 10,        // 10: only the SO may set it to CK_TRUE
   kFixedOnceTrue = 1u << 11,     // 11: read-only once CK_TRUE
   kFixedOnceFalse = 1u << 12,    // 12: read-only once CK_FALSE
-  kUnsupported = 1u << 20,       // ours: valid per spec but not supported yet (CKF_ARRAY_ATTRIBUTE templates)
+  kUnsupported = 1u << 20,       // ours: valid per spec but not supported yet
 };
 // Footnotes 2,4,6 together: only the token ever sets the attribute.
 inline constexpr uint32_t kTokenSet = kNotOnCreate | kNotOnGenerate | kNotOnUnwrap;

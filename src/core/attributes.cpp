@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <string>
 
 namespace keyseal::core {
@@ -51,8 +52,62 @@ bool is_ulong_attribute(CK_ATTRIBUTE_TYPE type) {
   }
 }
 
+bool is_template_attribute(CK_ATTRIBUTE_TYPE type) {
+  return type == CKA_WRAP_TEMPLATE || type == CKA_UNWRAP_TEMPLATE || type == CKA_DERIVE_TEMPLATE;
+}
+
+SecureBytes encode_template_value(const AttributeTemplate& nested) {
+  AttributeMap m;
+  for (const auto& [type, raw] : nested) {
+    require(!is_template_attribute(type), CKR_ATTRIBUTE_VALUE_INVALID, "a template attribute inside a template");
+    check_value_encoding(type, view(raw));
+    SecureBytes value = raw;
+    if (is_bool_attribute(type)) value[0] = value[0] != 0 ? CK_TRUE : CK_FALSE;
+    auto [it, inserted] = m.emplace(type, value);
+    require(inserted || equal_bytes(view(it->second), view(value)), CKR_ATTRIBUTE_VALUE_INVALID,
+            "attribute " + hex_type(type) + " given twice with different values inside a template");
+  }
+  SecureBytes out;
+  for (const auto& [type, value] : m) {
+    require(value.size() <= 0xFFFFFFFFu, CKR_ATTRIBUTE_VALUE_INVALID, "nested attribute value too large");
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(static_cast<uint64_t>(type) >> (8 * i)));
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(value.size() >> (8 * i)));
+    out.insert(out.end(), value.begin(), value.end());
+  }
+  return out;
+}
+
+AttributeMap decode_template_value(ByteView v) {
+  AttributeMap out;
+  size_t pos = 0;
+  auto le = [&](int bytes) {
+    require(v.size() - pos >= static_cast<size_t>(bytes), CKR_ATTRIBUTE_VALUE_INVALID, "truncated template value");
+    uint64_t x = 0;
+    for (int i = 0; i < bytes; ++i) x |= static_cast<uint64_t>(v[pos + i]) << (8 * i);
+    pos += bytes;
+    return x;
+  };
+  while (pos < v.size()) {
+    const uint64_t type = le(8);
+    const uint64_t len = le(4);
+    require(type <= std::numeric_limits<CK_ATTRIBUTE_TYPE>::max(), CKR_ATTRIBUTE_VALUE_INVALID,
+            "nested attribute type out of range");
+    require(len <= v.size() - pos, CKR_ATTRIBUTE_VALUE_INVALID, "nested attribute value past the end");
+    const auto t = static_cast<CK_ATTRIBUTE_TYPE>(type);
+    require(out.empty() || t > out.rbegin()->first, CKR_ATTRIBUTE_VALUE_INVALID, "nested types not ascending");
+    require(!is_template_attribute(t), CKR_ATTRIBUTE_VALUE_INVALID, "a template attribute inside a template");
+    const ByteView value = v.subspan(pos, static_cast<size_t>(len));
+    check_value_encoding(t, value);
+    out.emplace_hint(out.end(), t, to_bytes(value));
+    pos += static_cast<size_t>(len);
+  }
+  return out;
+}
+
 void check_value_encoding(CK_ATTRIBUTE_TYPE type, ByteView value) {
-  if (is_bool_attribute(type)) {
+  if (is_template_attribute(type)) {
+    (void)decode_template_value(value);
+  } else if (is_bool_attribute(type)) {
     require(value.size() == sizeof(CK_BBOOL), CKR_ATTRIBUTE_VALUE_INVALID, "CK_BBOOL attribute must be 1 byte");
   } else if (is_ulong_attribute(type)) {
     require(value.size() == sizeof(CK_ULONG), CKR_ATTRIBUTE_VALUE_INVALID,
@@ -71,7 +126,8 @@ void check_value_encoding(CK_ATTRIBUTE_TYPE type, ByteView value) {
 AttributeMap to_map(const AttributeTemplate& tmpl) {
   AttributeMap out;
   for (const auto& [type, raw] : tmpl) {
-    if (is_bool_attribute(type) || is_ulong_attribute(type) || type == CKA_ALLOWED_MECHANISMS) {
+    if (is_bool_attribute(type) || is_ulong_attribute(type) || type == CKA_ALLOWED_MECHANISMS ||
+        is_template_attribute(type)) {
       check_value_encoding(type, view(raw));
     }
     SecureBytes value = raw;

@@ -45,6 +45,21 @@ bool is_ulong_attribute(CK_ATTRIBUTE_TYPE type);
 // Throws CKR_ATTRIBUTE_VALUE_INVALID.
 void check_value_encoding(CK_ATTRIBUTE_TYPE type, ByteView value);
 
+// CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE, CKA_DERIVE_TEMPLATE: CKF_ARRAY_ATTRIBUTE values that are themselves
+// templates (base spec 4.7.2, 4.9, 4.10). CKA_ALLOWED_MECHANISMS has the array bit too but holds mechanism types.
+bool is_template_attribute(CK_ATTRIBUTE_TYPE type);
+
+// A template-valued attribute is kept in an AttributeMap (and so in the token's records) as a canonical byte
+// string, not as the caller's CK_ATTRIBUTE array, whose pointers mean nothing after the call:
+//   per nested attribute, in strictly ascending type order: u64 type | u32 value length | value bytes
+// (little-endian; an empty string is the empty template). encode_template_value() checks each nested value
+// like to_map() (and normalises CK_BBOOL); a nested template attribute, a bad nested encoding or one type
+// twice with different values -> CKR_ATTRIBUTE_VALUE_INVALID (the outer attribute's value is what is wrong).
+SecureBytes encode_template_value(const AttributeTemplate& nested);
+// Parses what encode_template_value() made; anything else -> CKR_ATTRIBUTE_VALUE_INVALID. Never reads out of
+// bounds.
+AttributeMap decode_template_value(ByteView value);
+
 // Does the object match a search template (C_FindObjects: every attribute present and byte-equal)? An empty
 // search matches everything. A search on a value the caller could not read (check_read() !=
 // CKR_OK, e.g. CKA_VALUE of a sensitive key) never matches: otherwise C_FindObjects would be an oracle

@@ -40,6 +40,20 @@ void check_secret_length(CK_KEY_TYPE kt, size_t len, CK_RV rv) {
   else require(len >= 1, rv, "secret key value is empty");
 }
 
+// C_UnwrapKey and C_DeriveKey (sections 5.18.5, 5.18.6): the unwrapping or base key's CKA_UNWRAP_TEMPLATE /
+// CKA_DERIVE_TEMPLATE "will be added to attributes of the key"; an attribute the caller gave with another value
+// is CKR_TEMPLATE_INCONSISTENT. The merged template then goes through the same checks as the caller's own.
+void merge_key_template(AttributeMap& attrs, const AttributeMap& key, CK_ATTRIBUTE_TYPE which) {
+  const SecureBytes* raw = get_bytes(key, which);
+  if (!raw) return;
+  for (auto& [type, value] : decode_template_value(view(*raw))) {
+    auto [it, inserted] = attrs.emplace(type, value);
+    require(inserted || equal_bytes(view(it->second), view(value)), CKR_TEMPLATE_INCONSISTENT,
+            std::string("the template conflicts with the key's ") +
+                (which == CKA_UNWRAP_TEMPLATE ? "CKA_UNWRAP_TEMPLATE" : "CKA_DERIVE_TEMPLATE"));
+  }
+}
+
 }  // namespace
 
 CK_OBJECT_HANDLE Session::generate_key(const MechanismParams& m, AttributeMap attrs) {
@@ -47,9 +61,12 @@ CK_OBJECT_HANDLE Session::generate_key(const MechanismParams& m, AttributeMap at
   default_ulong(attrs, CKA_CLASS, CKO_SECRET_KEY);
   default_ulong(attrs, CKA_KEY_TYPE, row.key_type);
   check_new_object(attrs, Origin::generate, so(), CKO_SECRET_KEY, row.key_type);
+  // A length the mechanism cannot make is a bad template value: CKR_KEY_SIZE_RANGE is not among C_GenerateKey's
+  // return values (PKCS#11 3.0 section 5.18.2); it names a key given to an operation, not one asked for.
   const CK_ULONG len = get_ulong(attrs, CKA_VALUE_LEN).value_or(0);
-  require(len >= row.min_key && len <= row.max_key, CKR_KEY_SIZE_RANGE, "CKA_VALUE_LEN outside the mechanism's range");
-  check_secret_length(row.key_type, len, CKR_KEY_SIZE_RANGE);
+  require(len >= row.min_key && len <= row.max_key, CKR_ATTRIBUTE_VALUE_INVALID,
+          "CKA_VALUE_LEN outside the mechanism's range");
+  check_secret_length(row.key_type, len, CKR_ATTRIBUTE_VALUE_INVALID);
   check_new_object_access(attrs);
   require(token_->backend().supports(m.type), CKR_MECHANISM_INVALID, "the token cannot do this mechanism");
   token_->backend().generate_key(m, attrs);
@@ -68,8 +85,12 @@ std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE> Session::generate_key_pair(const M
   check_new_object(pub, Origin::generate, so(), CKO_PUBLIC_KEY, kt);
   check_new_object(priv, Origin::generate, so(), CKO_PRIVATE_KEY, kt);
   if (kt == CKK_RSA) {
-    const CK_ULONG bits = get_ulong(pub, CKA_MODULUS_BITS).value_or(0);
-    require(bits >= row.min_key && bits <= row.max_key, CKR_KEY_SIZE_RANGE, "RSA modulus size outside 2048-4096");
+    // Section 5.18.3 lists no CKR_KEY_SIZE_RANGE for C_GenerateKeyPair: a modulus size outside the mechanism's
+    // ulMinKeySize..ulMaxKeySize is an invalid value of the template's CKA_MODULUS_BITS.
+    const std::optional<CK_ULONG> bits = get_ulong(pub, CKA_MODULUS_BITS);
+    require(bits.has_value(), CKR_TEMPLATE_INCOMPLETE, "CKA_MODULUS_BITS missing from the public key template");
+    require(*bits >= row.min_key && *bits <= row.max_key, CKR_ATTRIBUTE_VALUE_INVALID,
+            "RSA modulus size outside 2048-4096");
   } else {
     const SecureBytes* params = get_bytes(pub, CKA_EC_PARAMS);
     require(params != nullptr, CKR_TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS missing from the public key template");
@@ -102,6 +123,11 @@ SecureBytes Session::wrap_key(const MechanismParams& m, CK_OBJECT_HANDLE wrappin
                           CKR_WRAPPING_KEY_TYPE_INCONSISTENT, CKR_WRAPPING_KEY_SIZE_RANGE);
   ObjectPtr key = key_object(key_h);
   require(key->flag(CKA_EXTRACTABLE), CKR_KEY_UNEXTRACTABLE, "key is not extractable");
+  // Section 5.18.4: the key must match the wrapping key's CKA_WRAP_TEMPLATE "according to the C_FindObject rules
+  // of attribute matching"; "If any attribute mismatch occurs ... the function SHALL return CKR_KEY_HANDLE_INVALID".
+  if (const SecureBytes* wt = get_bytes(wk->attrs, CKA_WRAP_TEMPLATE))
+    require(matches(key->attrs, decode_template_value(view(*wt))), CKR_KEY_HANDLE_INVALID,
+            "the key does not match the wrapping key's CKA_WRAP_TEMPLATE");
   if (key->flag(CKA_WRAP_WITH_TRUSTED))
     require(wk->flag(CKA_TRUSTED), CKR_KEY_NOT_WRAPPABLE, "key may only be wrapped with a trusted key");
   require(key->cls() == CKO_SECRET_KEY, CKR_KEY_NOT_WRAPPABLE, "only secret keys can be wrapped");
@@ -150,6 +176,7 @@ CK_OBJECT_HANDLE Session::unwrap_key(const MechanismParams& m, CK_OBJECT_HANDLE 
                           CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, CKR_UNWRAPPING_KEY_SIZE_RANGE);
   require(uk->cls() != CKO_PUBLIC_KEY, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, "a public key cannot unwrap");
   require(uk->secrets_loaded, CKR_USER_NOT_LOGGED_IN, "this key needs a login");
+  merge_key_template(attrs, uk->attrs, CKA_UNWRAP_TEMPLATE);
   check_new_object(attrs, Origin::unwrap, so());
   const CK_OBJECT_CLASS cls = get_ulong(attrs, CKA_CLASS).value_or(CKO_SECRET_KEY);
   require(cls == CKO_SECRET_KEY || cls == CKO_PRIVATE_KEY, CKR_TEMPLATE_INCONSISTENT,
@@ -188,6 +215,7 @@ CK_OBJECT_HANDLE Session::derive_key(const MechanismParams& m, CK_OBJECT_HANDLE 
   check_key_for(*base, row, CKA_DERIVE);
   require(base->cls() == CKO_PRIVATE_KEY, CKR_KEY_TYPE_INCONSISTENT, "ECDH needs a private key");
   require(base->secrets_loaded, CKR_USER_NOT_LOGGED_IN, "this key needs a login");
+  merge_key_template(attrs, base->attrs, CKA_DERIVE_TEMPLATE);
   default_ulong(attrs, CKA_CLASS, CKO_SECRET_KEY);
   default_ulong(attrs, CKA_KEY_TYPE, CKK_GENERIC_SECRET);
   check_new_object(attrs, Origin::derive, so(), CKO_SECRET_KEY);

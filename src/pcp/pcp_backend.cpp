@@ -434,7 +434,8 @@ void PcpBackend::generate_key_pair(const MechanismParams& m, AttributeMap& pub, 
   KeySpec spec;
   if (m.type == CKM_RSA_PKCS_KEY_PAIR_GEN) {
     const CK_ULONG bits = core::get_ulong(pub, CKA_MODULUS_BITS).value_or(0);
-    require(bits == 2048 || bits == 3072, CKR_KEY_SIZE_RANGE, "the TPM makes RSA keys of 2048 or 3072 bits");
+    // CKR_ATTRIBUTE_VALUE_INVALID: C_GenerateKeyPair does not list CKR_KEY_SIZE_RANGE (PKCS#11 3.0 5.18.3).
+    require(bits == 2048 || bits == 3072, CKR_ATTRIBUTE_VALUE_INVALID, "the TPM makes RSA keys of 2048 or 3072 bits");
     if (const SecureBytes* e = core::get_bytes(pub, CKA_PUBLIC_EXPONENT); e && !e->empty()) {
       size_t z = 0;
       while (z < e->size() && (*e)[z] == 0) ++z;

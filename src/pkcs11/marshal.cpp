@@ -10,6 +10,7 @@ namespace keyseal::pkcs11 {
 namespace {
 
 constexpr CK_ULONG kMaxAttribute = 64u << 20;  // no real attribute is larger than 64 MiB
+constexpr CK_ULONG kMaxNested = 256;            // attributes in one CKA_WRAP_TEMPLATE-like value
 
 // The CK_GCM_PARAMS layout of PKCS#11 2.40 before its errata (no ulIvBits), still used by some callers. Declared
 // in keyseal/pkcs11.h so that it is packed like CK_GCM_PARAMS on Windows (unpacked, its 32 bytes there would
@@ -55,6 +56,30 @@ ByteView input(const void* p, CK_ULONG len) {
   return ByteView(static_cast<const uint8_t*>(p), len);
 }
 
+// The value of CKA_WRAP_TEMPLATE and friends: pValue holds ulValueLen / sizeof(CK_ATTRIBUTE) nested attributes
+// (CKF_ARRAY_ATTRIBUTE, base spec 4.1), each with its own pointer. Every length is checked before a byte is read;
+// what is copied becomes the canonical encoding core keeps (core::encode_template_value). A ragged length, a
+// nested value without a pointer or too large, or a nested template -> CKR_ATTRIBUTE_VALUE_INVALID.
+static SecureBytes read_nested_template(const void* p, CK_ULONG len) {
+  if (len == 0) return {};
+  require(len % sizeof(CK_ATTRIBUTE) == 0, CKR_ATTRIBUTE_VALUE_INVALID,
+          "template attribute length is not a multiple of sizeof(CK_ATTRIBUTE)");
+  const CK_ULONG n = len / sizeof(CK_ATTRIBUTE);
+  require(n <= kMaxNested, CKR_ATTRIBUTE_VALUE_INVALID, "template attribute holds too many attributes");
+  Template nested;
+  nested.reserve(n);
+  CK_ULONG total = 0;
+  for (CK_ULONG i = 0; i < n; ++i) {
+    CK_ATTRIBUTE a;  // copied out: the caller's array need not be aligned (packed on Windows)
+    std::memcpy(&a, static_cast<const uint8_t*>(p) + i * sizeof(CK_ATTRIBUTE), sizeof a);
+    require(a.ulValueLen == 0 || (a.pValue != nullptr && a.ulValueLen <= kMaxAttribute - total),
+            CKR_ATTRIBUTE_VALUE_INVALID, "nested attribute value missing or too large");
+    total += a.ulValueLen;
+    nested.emplace_back(a.type, a.ulValueLen ? to_bytes(a.pValue, a.ulValueLen) : SecureBytes());
+  }
+  return core::encode_template_value(nested);
+}
+
 Template read_template(const CK_ATTRIBUTE* t, CK_ULONG n) {
   require(t != nullptr || n == 0, CKR_ARGUMENTS_BAD, "NULL template with a non-zero count");
   Template out;
@@ -63,6 +88,10 @@ Template read_template(const CK_ATTRIBUTE* t, CK_ULONG n) {
     const CK_ULONG len = t[i].ulValueLen;
     require(len == 0 || (t[i].pValue != nullptr && len <= kMaxAttribute), CKR_ATTRIBUTE_VALUE_INVALID,
             "attribute value missing or too large");
+    if (core::is_template_attribute(t[i].type)) {
+      out.emplace_back(t[i].type, read_nested_template(t[i].pValue, len));
+      continue;
+    }
     out.emplace_back(t[i].type, len ? to_bytes(t[i].pValue, len) : SecureBytes());
   }
   return out;
@@ -183,6 +212,44 @@ CK_RV put_bytes(ByteView bytes, CK_BYTE_PTR out, CK_ULONG_PTR len) {
   return CKR_OK;
 }
 
+// C_GetAttributeValue of a template-valued attribute (base spec 5.7.5, CKF_ARRAY_ATTRIBUTE): the value is
+// count * sizeof(CK_ATTRIBUTE); given a large enough array, each element gets its type and, one level down,
+// the same three-way rule as any attribute (NULL pValue: the length; large enough: the value; else
+// CK_UNAVAILABLE_INFORMATION and CKR_BUFFER_TOO_SMALL). Returns false when something did not fit.
+static bool get_template_value(CK_ATTRIBUTE& out, const SecureBytes& stored) {
+  const core::AttributeMap nested = core::decode_template_value(view(stored));
+  const CK_ULONG need = static_cast<CK_ULONG>(nested.size() * sizeof(CK_ATTRIBUTE));
+  if (!out.pValue) {
+    out.ulValueLen = need;
+    return true;
+  }
+  if (out.ulValueLen < need) {
+    out.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+    return false;
+  }
+  bool fits = true;
+  auto* base = static_cast<uint8_t*>(out.pValue);
+  size_t j = 0;
+  for (const auto& [type, value] : nested) {
+    CK_ATTRIBUTE a;
+    std::memcpy(&a, base + j * sizeof(CK_ATTRIBUTE), sizeof a);
+    a.type = type;
+    if (!a.pValue) {
+      a.ulValueLen = static_cast<CK_ULONG>(value.size());
+    } else if (a.ulValueLen >= value.size()) {
+      if (!value.empty()) std::memcpy(a.pValue, value.data(), value.size());
+      a.ulValueLen = static_cast<CK_ULONG>(value.size());
+    } else {
+      a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+      fits = false;
+    }
+    std::memcpy(base + j * sizeof(CK_ATTRIBUTE), &a, sizeof a);
+    ++j;
+  }
+  out.ulValueLen = need;
+  return fits;
+}
+
 CK_RV get_attributes(const core::Object& obj, CK_ATTRIBUTE_PTR t, CK_ULONG n) {
   require(t != nullptr || n == 0, CKR_ARGUMENTS_BAD, "NULL template with a non-zero count");
   bool sensitive = false, invalid = false, small = false;
@@ -193,6 +260,10 @@ CK_RV get_attributes(const core::Object& obj, CK_ATTRIBUTE_PTR t, CK_ULONG n) {
     if (rv != CKR_OK) {
       t[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
       (rv == CKR_ATTRIBUTE_SENSITIVE ? sensitive : invalid) = true;
+      continue;
+    }
+    if (core::is_template_attribute(t[i].type)) {
+      if (!get_template_value(t[i], *v)) small = true;
       continue;
     }
     if (!t[i].pValue) {

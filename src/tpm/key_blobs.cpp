@@ -271,7 +271,8 @@ void create_key_pair(Connection::Guard& g, CK_KEY_TYPE kt, AttributeMap& pub, At
   TPM2B_PUBLIC tmpl;
   if (kt == CKK_RSA) {
     const CK_ULONG bits = core::get_ulong(pub, CKA_MODULUS_BITS).value_or(0);
-    require(bits <= 0xFFFF && info.rsa_bits.count(static_cast<uint16_t>(bits)) != 0, CKR_KEY_SIZE_RANGE,
+    // Not CKR_KEY_SIZE_RANGE: C_GenerateKeyPair does not list it (PKCS#11 3.0 section 5.18.3).
+    require(bits <= 0xFFFF && info.rsa_bits.count(static_cast<uint16_t>(bits)) != 0, CKR_ATTRIBUTE_VALUE_INVALID,
             "this TPM cannot make RSA keys of that size");
     tmpl = rsa_template(static_cast<uint16_t>(bits), exponent_of(attr(pub, CKA_PUBLIC_EXPONENT)), true);
   } else {
@@ -313,7 +314,8 @@ void import_private_key(Connection::Guard& g, AttributeMap& key) {
       fail(CKR_ATTRIBUTE_VALUE_INVALID, "key values are not a valid RSA key: " + e.detail);
     }
     const size_t bits = n.size() * 8;
-    require(info.rsa_bits.count(static_cast<uint16_t>(bits)) != 0, CKR_KEY_SIZE_RANGE,
+    // C_CreateObject and C_UnwrapKey land here; neither lists CKR_KEY_SIZE_RANGE (sections 5.7, 5.18.5).
+    require(info.rsa_bits.count(static_cast<uint16_t>(bits)) != 0, CKR_ATTRIBUTE_VALUE_INVALID,
             "this TPM cannot hold RSA keys of that size");
     require(p.size() * 2 <= n.size(), CKR_ATTRIBUTE_VALUE_INVALID, "CKA_PRIME_1 is larger than half the modulus");
     pub = rsa_template(static_cast<uint16_t>(bits), exponent_of(attr(key, CKA_PUBLIC_EXPONENT)), false);

@@ -353,7 +353,7 @@ TEST_F(PcpTest, RsaDecryptsPkcs1AndOaepWithLabel) {
 
 TEST_F(PcpTest, WhatThePcpCannotHoldIsRefused) {
   const CK_SESSION_HANDLE s = user_session();
-  EXPECT_EQ(rv_of([&] { rsa_pair(s, 4096); }), CKR_KEY_SIZE_RANGE);
+  EXPECT_EQ(rv_of([&] { rsa_pair(s, 4096); }), CKR_ATTRIBUTE_VALUE_INVALID);
   EXPECT_EQ(rv_of([&] { ec_pair(s, kP521); }), CKR_CURVE_NOT_SUPPORTED);
   // An extractable TPM key.
   AttributeMap pub, priv;

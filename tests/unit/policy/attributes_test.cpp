@@ -40,6 +40,43 @@ INSTANTIATE_TEST_SUITE_P(
                   CKR_ATTRIBUTE_VALUE_INVALID}),
     [](const auto& info) { return std::string(info.param.name); });
 
+// CKA_WRAP_TEMPLATE and friends: the canonical nested encoding (attributes.h) is sorted, normalised and
+// checked; a decode of anything else fails with CKR_ATTRIBUTE_VALUE_INVALID and never reads past the end.
+TEST(TemplateValue, EncodesCanonicallyAndRoundTrips) {
+  const SecureBytes a = encode_template_value({V(CKA_SIGN, {7}), U(CKA_KEY_TYPE, CKK_AES), S(CKA_LABEL, "x")});
+  const SecureBytes b = encode_template_value({S(CKA_LABEL, "x"), T(CKA_SIGN, true), U(CKA_KEY_TYPE, CKK_AES)});
+  EXPECT_EQ(a, b) << "order and CK_BBOOL spelling do not change the stored value";
+  const AttributeMap m = decode_template_value(view(a));
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(get_bool(m, CKA_SIGN), true);
+  EXPECT_EQ(get_ulong(m, CKA_KEY_TYPE), CKK_AES);
+  EXPECT_EQ(*get_bytes(m, CKA_LABEL), SecureBytes{'x'});
+  EXPECT_TRUE(decode_template_value(ByteView()).empty());
+  EXPECT_EQ(a.size(), 3 * 12 + 1 + sizeof(CK_ULONG) + 1);
+}
+
+TEST(TemplateValue, RejectsWhatIsNotATemplate) {
+  EXPECT_EQ(rv_of([] { encode_template_value({V(CKA_SIGN, {1, 1})}); }), CKR_ATTRIBUTE_VALUE_INVALID);
+  EXPECT_EQ(rv_of([] { encode_template_value({S(CKA_LABEL, "a"), S(CKA_LABEL, "b")}); }),
+            CKR_ATTRIBUTE_VALUE_INVALID);
+  EXPECT_EQ(rv_of([] { encode_template_value({N(CKA_WRAP_TEMPLATE, 0)}); }), CKR_ATTRIBUTE_VALUE_INVALID)
+      << "no template inside a template";
+  EXPECT_EQ(rv_of([] { encode_template_value({S(CKA_LABEL, "a"), S(CKA_LABEL, "a")}); }), CKR_OK);
+  const SecureBytes good = encode_template_value({S(CKA_LABEL, "ab"), T(CKA_SIGN, true)});
+  for (size_t cut = 1; cut < good.size(); ++cut) {
+    if (cut == 14) continue;  // a whole first record: a valid one-attribute template
+    EXPECT_EQ(rv_of([&] { decode_template_value(ByteView(good.data(), cut)); }), CKR_ATTRIBUTE_VALUE_INVALID) << cut;
+  }
+  SecureBytes unsorted = encode_template_value({T(CKA_SIGN, true)});
+  const SecureBytes label = encode_template_value({S(CKA_LABEL, "ab")});
+  unsorted.insert(unsorted.end(), label.begin(), label.end());  // CKA_SIGN (0x108) before CKA_LABEL (0x3)
+  EXPECT_EQ(rv_of([&] { decode_template_value(view(unsorted)); }), CKR_ATTRIBUTE_VALUE_INVALID);
+  SecureBytes huge = label;
+  huge[8] = 0xff, huge[9] = 0xff, huge[10] = 0xff, huge[11] = 0xff;  // a length far past the end
+  EXPECT_EQ(rv_of([&] { decode_template_value(view(huge)); }), CKR_ATTRIBUTE_VALUE_INVALID);
+  EXPECT_EQ(rv_of([&] { to_map({N(CKA_UNWRAP_TEMPLATE, 7)}); }), CKR_ATTRIBUTE_VALUE_INVALID);
+}
+
 TEST(ToMap, NormalisesBoolsAndKeepsValues) {
   AttributeMap m = to_map({V(CKA_TOKEN, {0x05}), S(CKA_LABEL, "key"), U(CKA_CLASS, CKO_SECRET_KEY)});
   ASSERT_EQ(m.size(), 3u);

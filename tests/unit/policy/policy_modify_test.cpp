@@ -123,13 +123,16 @@ INSTANTIATE_TEST_SUITE_P(
         ModifyCase{"cert_id", cert_create(), V(CKA_ID, {1}), kOk, kOk},
         ModifyCase{"data_value", data_create(), N(CKA_VALUE, 3), kRo, kRo},
         ModifyCase{"data_application", data_create(), S(CKA_APPLICATION, "app"), kRo, kRo},
+        // No footnote 8: a key's template policy cannot be loosened (or set) after creation.
+        ModifyCase{"secret_wrap_template", aes_create(), N(CKA_WRAP_TEMPLATE, 0), kRo, kRo},
+        ModifyCase{"private_unwrap_template", rsa_private_create(), N(CKA_UNWRAP_TEMPLATE, 0), kRo, kRo},
         // CKR_ATTRIBUTE_TYPE_INVALID: not an attribute of this object's class/type.
         ModifyCase{"secret_modulus", aes_create(), N(CKA_MODULUS, 8), kTi, kTi},
         ModifyCase{"data_id", data_create(), V(CKA_ID, {1}), kTi, kTi},
         ModifyCase{"public_sensitive", rsa_public_create(), T(CKA_SENSITIVE, true), kTi, kTi},
         ModifyCase{"cert_encrypt", cert_create(), T(CKA_ENCRYPT, true), kTi, kTi},
         ModifyCase{"ec_private_point", ec_private_create(), N(CKA_EC_POINT, 67), kTi, kTi},
-        ModifyCase{"secret_wrap_template", aes_create(), N(CKA_WRAP_TEMPLATE, 0), kTi, kTi},
+        ModifyCase{"private_wrap_template", rsa_private_create(), N(CKA_WRAP_TEMPLATE, 0), kTi, kTi},
         // CKR_ATTRIBUTE_VALUE_INVALID: bad encodings.
         ModifyCase{"bool_two_bytes", rsa_private_create(), V(CKA_SIGN, {1, 0}), kVi, kVi},
         ModifyCase{"bad_date", aes_create(), S(CKA_START_DATE, "2024"), kVi, kVi},

@@ -89,7 +89,7 @@ TEST_F(TpmKeysTest, Rsa3072SignsAndDecrypts) {
 }
 
 TEST_F(TpmKeysTest, UnsupportedSizesAndCurves) {
-  EXPECT_EQ(rv_of([&] { gen_rsa(*backend_, 1536); }), CKR_KEY_SIZE_RANGE);
+  EXPECT_EQ(rv_of([&] { gen_rsa(*backend_, 1536); }), CKR_ATTRIBUTE_VALUE_INVALID);
   EXPECT_TRUE(backend_->supports(CKM_RSA_PKCS));
   EXPECT_TRUE(backend_->supports(CKM_ECDSA_SHA256));
   EXPECT_TRUE(backend_->supports(CKM_ECDH1_DERIVE));
