@@ -224,6 +224,33 @@ typedef struct KS_CK_EDDSA_PARAMS {
 } CK_EDDSA_PARAMS;
 typedef CK_EDDSA_PARAMS *CK_EDDSA_PARAMS_PTR;
 
+/* HKDF (PKCS#11 3.0 current mechanisms, 2.43 and 6.x key types), absent from p11-kit's header. */
+#ifndef CKK_HKDF
+#define CKK_HKDF 0x00000042UL
+#endif
+#ifndef CKM_HKDF_DERIVE
+#define CKM_HKDF_DERIVE 0x0000402aUL
+#define CKM_HKDF_DATA 0x0000402bUL
+#define CKM_HKDF_KEY_GEN 0x0000402cUL
+#endif
+#ifndef CKF_HKDF_SALT_NULL
+#define CKF_HKDF_SALT_NULL 0x00000001UL
+#define CKF_HKDF_SALT_DATA 0x00000002UL
+#define CKF_HKDF_SALT_KEY 0x00000004UL
+#endif
+typedef struct KS_CK_HKDF_PARAMS {
+  CK_BBOOL bExtract;
+  CK_BBOOL bExpand;
+  CK_MECHANISM_TYPE prfHashMechanism;
+  CK_ULONG ulSaltType;
+  CK_BYTE_PTR pSalt;
+  CK_ULONG ulSaltLen;
+  CK_OBJECT_HANDLE hSaltKey;
+  CK_BYTE_PTR pInfo;
+  CK_ULONG ulInfoLen;
+} CK_HKDF_PARAMS;
+typedef CK_HKDF_PARAMS *CK_HKDF_PARAMS_PTR;
+
 /* CK_GCM_PARAMS as PKCS#11 2.40 printed it before its errata (no ulIvBits); some callers still pass it. Declared
  * here, packed like the real one, so that the module tells the two apart by size on every platform. */
 typedef struct KS_CK_GCM_PARAMS_NO_IV_BITS {

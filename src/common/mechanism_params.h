@@ -19,10 +19,18 @@ struct MechanismParams {
   SecureBytes aad;                  // GCM additional data
   CK_ULONG tag_bits = 0;            // GCM tag length in bits
   CK_ULONG counter_bits = 0;        // CTR counter width in bits
-  // ECDH1 derive
+  // ECDH1 derive (`hash` is the digest of the X9.63 KDF the CKD_SHA*_KDF value names; 0 for CKD_NULL)
   CK_ULONG kdf = 0;                 // CKD_NULL etc.
-  SecureBytes shared_data;
+  SecureBytes shared_data;          // X9.63 SharedInfo
   SecureBytes public_data;          // the peer's public value (EC point, raw or DER OCTET STRING)
+  // HKDF (CK_HKDF_PARAMS; `hash` is prfHashMechanism)
+  bool hkdf_extract = false, hkdf_expand = false;
+  CK_ULONG salt_type = 0;           // CKF_HKDF_SALT_NULL / _DATA / _KEY (checked only when extracting)
+  SecureBytes salt;                 // CKF_HKDF_SALT_DATA as given; CKF_HKDF_SALT_KEY: the salt key's value (core)
+  CK_OBJECT_HANDLE salt_key = 0;    // CKF_HKDF_SALT_KEY
+  SecureBytes info;
+  // Derivation: the output length core settled from the template before calling the backend
+  size_t derive_len = 0;
   // Everything else, as given (for mechanisms whose parameter is a plain byte string)
   SecureBytes raw;
 };

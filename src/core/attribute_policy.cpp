@@ -122,7 +122,9 @@ void check_origin_makes(Origin origin, CK_OBJECT_CLASS cls) {
   switch (origin) {
     case Origin::create: case Origin::copy: break;
     case Origin::generate: ok = is_key_class(cls); break;
-    case Origin::unwrap: case Origin::derive: ok = cls == CKO_SECRET_KEY || cls == CKO_PRIVATE_KEY; break;
+    case Origin::unwrap: ok = cls == CKO_SECRET_KEY || cls == CKO_PRIVATE_KEY; break;
+    // CKM_HKDF_DATA derives a data object (2.43); the other derive mechanisms ask for a secret key.
+    case Origin::derive: ok = cls == CKO_SECRET_KEY || cls == CKO_PRIVATE_KEY || cls == CKO_DATA; break;
   }
   require(ok, CKR_TEMPLATE_INCONSISTENT, "this function cannot create an object of this class");
 }

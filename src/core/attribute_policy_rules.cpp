@@ -275,7 +275,7 @@ RuleSet rules_for(CK_OBJECT_CLASS cls, CK_ULONG subtype) {
         default: fail(CKR_TEMPLATE_INCONSISTENT, "private key type not supported");
       }
     default:  // CKO_SECRET_KEY
-      require(subtype == CKK_AES || subtype == CKK_GENERIC_SECRET, CKR_TEMPLATE_INCONSISTENT,
+      require(subtype == CKK_AES || subtype == CKK_GENERIC_SECRET || subtype == CKK_HKDF, CKR_TEMPLATE_INCONSISTENT,
               "secret key type not supported");
       return RuleSet{{kStorage, kKey, kSecret, kValueSecret}};
   }

@@ -1,6 +1,6 @@
 // The mechanism table itself: the mechanisms keyseal offers, with flags and key sizes as C_GetMechanismInfo
 // reports them (PKCS#11 3.0 current mechanisms spec, sections 2.1 RSA, 2.3 EC, 2.3.x EdDSA, 2.8-2.14 AES,
-// 2.2 generic secret, 2.21-2.25 SHA-1/SHA-2 and their HMACs).
+// 2.2 generic secret, 2.21-2.25 SHA-1/SHA-2 and their HMACs, 2.43 HKDF).
 #include "core/mechanisms.h"
 
 #include <algorithm>
@@ -63,6 +63,10 @@ const std::array kTable = {
     MechanismRow{CKM_SHA256_HMAC, kSV, 1, 512, CKK_GENERIC_SECRET, ParamKind::none, CKM_SHA256, true},
     MechanismRow{CKM_SHA384_HMAC, kSV, 1, 512, CKK_GENERIC_SECRET, ParamKind::none, CKM_SHA384, true},
     MechanismRow{CKM_SHA512_HMAC, kSV, 1, 512, CKK_GENERIC_SECRET, ParamKind::none, CKM_SHA512, true},
+    // HKDF (2.43; key sizes in bytes): base keys CKK_HKDF or CKK_GENERIC_SECRET
+    MechanismRow{CKM_HKDF_KEY_GEN, CKF_GENERATE, 1, 512, CKK_HKDF, ParamKind::none, 0, false},
+    MechanismRow{CKM_HKDF_DERIVE, CKF_DERIVE, 1, 512, CKK_HKDF, ParamKind::hkdf, 0, false},
+    MechanismRow{CKM_HKDF_DATA, CKF_DERIVE, 1, 512, CKK_HKDF, ParamKind::hkdf, 0, false},
     // Digests
     MechanismRow{CKM_SHA_1, CKF_DIGEST, 0, 0, NA, ParamKind::none, CKM_SHA_1, true},
     MechanismRow{CKM_SHA224, CKF_DIGEST, 0, 0, NA, ParamKind::none, CKM_SHA224, true},
@@ -83,6 +87,7 @@ const MechanismRow* find_mechanism(CK_MECHANISM_TYPE type) {
 bool key_type_compatible(const MechanismRow& row, CK_KEY_TYPE key_type) {
   if (row.key_type == key_type) return true;
   // HMAC accepts any secret key with a value (generic secret, AES), as SoftHSMv2 and NSS expect.
+  if (row.key_type == CKK_HKDF) return key_type == CKK_GENERIC_SECRET;  // 2.43: either may be the base key
   return row.key_type == CKK_GENERIC_SECRET && (row.flags & (CKF_SIGN | CKF_VERIFY)) && key_type == CKK_AES;
 }
 

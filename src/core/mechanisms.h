@@ -20,6 +20,7 @@ enum class ParamKind {
   ecdh,        // CK_ECDH1_DERIVE_PARAMS
   eddsa,       // optional CK_EDDSA_PARAMS (only the pure form is supported)
   optional_iv, // AES key wrap: optional 8/4-byte IV (only the default is supported)
+  hkdf,        // CK_HKDF_PARAMS
 };
 
 struct MechanismRow {

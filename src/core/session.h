@@ -105,6 +105,7 @@ class Session {
   void refuse_after_single(Active& a);
   OutResult deliver(Active& a, Phase phase, SecureBytes result, OutSpec out, bool end_on_success, ByteView in);
   void check_new_object_access(const AttributeMap& attrs);
+  SecureBytes hkdf_salt_key(CK_OBJECT_HANDLE h);
   CK_OBJECT_HANDLE store_new(AttributeMap attrs);
 
   const CK_SESSION_HANDLE handle_;

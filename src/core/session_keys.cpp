@@ -5,6 +5,7 @@
 #include "core/mechanisms.h"
 #include "core/session.h"
 #include "crypto/asym.h"
+#include "crypto/kdf.h"
 #include "crypto/keys.h"
 
 namespace keyseal::core {
@@ -209,29 +210,87 @@ CK_OBJECT_HANDLE Session::unwrap_key(const MechanismParams& m, CK_OBJECT_HANDLE 
   return store_new(std::move(attrs));
 }
 
+// The output length a derivation gives, from the template's CKA_VALUE_LEN (`want`) and what the mechanism
+// makes: ECDH with CKD_NULL yields Z (a key takes its leading bytes), HKDF extract-only yields the PRK (the
+// hash length); ECDH with an X9.63 KDF and HKDF expand make any length the caller names.
+static size_t derive_length(const MechanismParams& m, std::optional<CK_ULONG> want, CK_KEY_TYPE kt, size_t z_len) {
+  if (m.type == CKM_ECDH1_DERIVE && m.kdf == CKD_NULL) {
+    const size_t len = want.value_or(kt == CKK_AES ? std::min<size_t>(32, z_len) : z_len);
+    require(len >= 1 && len <= z_len, CKR_TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN longer than the shared secret");
+    return len;
+  }
+  if (m.type != CKM_ECDH1_DERIVE && !m.hkdf_expand) {
+    const size_t hlen = crypto::hash_length(m.hash);
+    require(want.value_or(hlen) == hlen, CKR_TEMPLATE_INCONSISTENT, "HKDF extract gives exactly the hash length");
+    return hlen;
+  }
+  require(want.has_value(), CKR_TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN is needed to say how much to derive");
+  require(*want >= 1, CKR_ATTRIBUTE_VALUE_INVALID, "CKA_VALUE_LEN of zero");
+  return *want;
+}
+
+// CKF_HKDF_SALT_KEY: the salt is the value of another secret key of this token, one the caller may use to
+// derive (the salt keys HKDF's extract step with HMAC, so it is a derivation key in all but name).
+SecureBytes Session::hkdf_salt_key(CK_OBJECT_HANDLE h) {
+  ObjectPtr k = key_object(h, CKR_MECHANISM_PARAM_INVALID);
+  require(k->cls() == CKO_SECRET_KEY && (k->key_type() == CKK_HKDF || k->key_type() == CKK_GENERIC_SECRET),
+          CKR_KEY_TYPE_INCONSISTENT, "the HKDF salt key must be a CKK_HKDF or CKK_GENERIC_SECRET key");
+  require(k->flag(CKA_DERIVE), CKR_KEY_FUNCTION_NOT_PERMITTED, "the HKDF salt key does not allow CKA_DERIVE");
+  require(k->secrets_loaded, CKR_USER_NOT_LOGGED_IN, "this key needs a login");
+  const SecureBytes* v = get_bytes(k->attrs, CKA_VALUE);
+  require(v != nullptr && !v->empty(), CKR_KEY_TYPE_INCONSISTENT, "the HKDF salt key has no value");
+  return *v;
+}
+
 CK_OBJECT_HANDLE Session::derive_key(const MechanismParams& m, CK_OBJECT_HANDLE base_h, AttributeMap attrs) {
   const MechanismRow& row = row_for(m, CKF_DERIVE);
+  const bool hkdf = row.param == ParamKind::hkdf;
+  const bool data = m.type == CKM_HKDF_DATA;
   ObjectPtr base = key_object(base_h);
   check_key_for(*base, row, CKA_DERIVE);
-  require(base->cls() == CKO_PRIVATE_KEY, CKR_KEY_TYPE_INCONSISTENT, "ECDH needs a private key");
+  require(base->cls() == (hkdf ? CKO_SECRET_KEY : CKO_PRIVATE_KEY), CKR_KEY_TYPE_INCONSISTENT,
+          hkdf ? "HKDF needs a secret key" : "ECDH needs a private key");
   require(base->secrets_loaded, CKR_USER_NOT_LOGGED_IN, "this key needs a login");
   merge_key_template(attrs, base->attrs, CKA_DERIVE_TEMPLATE);
-  default_ulong(attrs, CKA_CLASS, CKO_SECRET_KEY);
-  default_ulong(attrs, CKA_KEY_TYPE, CKK_GENERIC_SECRET);
-  check_new_object(attrs, Origin::derive, so(), CKO_SECRET_KEY);
+  // CKA_VALUE_LEN asks for a length; a data object (CKM_HKDF_DATA) has no such attribute, so it is taken out.
+  std::optional<CK_ULONG> want;
+  if (attrs.count(CKA_VALUE_LEN)) {
+    want = get_ulong(attrs, CKA_VALUE_LEN);
+    require(want.has_value(), CKR_ATTRIBUTE_VALUE_INVALID, "CKA_VALUE_LEN must be a CK_ULONG");
+    if (data) attrs.erase(CKA_VALUE_LEN);
+  }
+  const CK_OBJECT_CLASS cls = data ? CKO_DATA : CKO_SECRET_KEY;
+  default_ulong(attrs, CKA_CLASS, cls);
+  if (!data) default_ulong(attrs, CKA_KEY_TYPE, CKK_GENERIC_SECRET);
+  check_new_object(attrs, Origin::derive, so(), cls);
   check_new_object_access(attrs);
   require(token_->backend().supports(m.type), CKR_MECHANISM_INVALID, "the token cannot do this mechanism");
-  SecureBytes secret = token_->backend().derive(*base, m);
-  const CK_KEY_TYPE kt = get_ulong(attrs, CKA_KEY_TYPE).value_or(CKK_GENERIC_SECRET);
-  CK_ULONG len = get_ulong(attrs, CKA_VALUE_LEN).value_or(kt == CKK_AES ? std::min<size_t>(32, secret.size())
-                                                                          : secret.size());
-  require(len >= 1 && len <= secret.size(), CKR_TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN longer than the shared secret");
-  check_secret_length(kt, len, CKR_ATTRIBUTE_VALUE_INVALID);
-  secret.resize(len);  // CKD_NULL with a shorter key: the leading bytes of the shared secret
-  set_bytes(attrs, CKA_VALUE, view(secret));
-  set_ulong(attrs, CKA_VALUE_LEN, len);
-  // A derived key stays "always sensitive" / "never extractable" only if its base key was (section 4.10).
-  inherit_from_base_key(attrs, base->attrs);
+  const CK_KEY_TYPE kt = data ? CK_UNAVAILABLE_INFORMATION : get_ulong(attrs, CKA_KEY_TYPE).value_or(CKK_GENERIC_SECRET);
+  SecureBytes value;
+  if (hkdf) {
+    MechanismParams hm = m;
+    hm.derive_len = derive_length(m, want, kt, 0);
+    if (!data) check_secret_length(kt, hm.derive_len, CKR_ATTRIBUTE_VALUE_INVALID);
+    if (m.hkdf_extract && m.salt_type == CKF_HKDF_SALT_KEY) hm.salt = hkdf_salt_key(m.salt_key);
+    value = token_->backend().derive(*base, hm);
+  } else {
+    SecureBytes z = token_->backend().derive(*base, m);  // Z, the x-coordinate of the shared point
+    const size_t len = derive_length(m, want, kt, z.size());
+    check_secret_length(kt, len, CKR_ATTRIBUTE_VALUE_INVALID);
+    if (m.kdf == CKD_NULL) {
+      z.resize(len);  // CKD_NULL with a shorter key: the leading bytes of the shared secret
+      value = std::move(z);
+    } else {
+      // The KDF runs here for every backend: Z leaves a TPM as it is for CKD_NULL, so nothing is lost.
+      value = crypto::x963_kdf(m.hash, view(z), view(m.shared_data), len);
+    }
+  }
+  set_bytes(attrs, CKA_VALUE, view(value));
+  if (!data) {
+    set_ulong(attrs, CKA_VALUE_LEN, value.size());
+    // A derived key stays "always sensitive" / "never extractable" only if its base key was (section 4.10).
+    inherit_from_base_key(attrs, base->attrs);
+  }
   finish_new_object(attrs, Origin::derive, m.type, new_object_uid());
   return store_new(std::move(attrs));
 }

@@ -26,6 +26,7 @@ struct Algorithms {
   std::array<std::array<EVP_CIPHER*, 3>, 6> aes{};  // [mode][128/192/256]
   EVP_MAC* hmac = nullptr;
   EVP_KDF* hkdf = nullptr;
+  EVP_KDF* x963 = nullptr;
 };
 
 const Algorithms* make_algorithms() {
@@ -42,6 +43,7 @@ const Algorithms* make_algorithms() {
     }
   a->hmac = EVP_MAC_fetch(ctx, "HMAC", nullptr);
   a->hkdf = EVP_KDF_fetch(ctx, "HKDF", nullptr);
+  a->x963 = EVP_KDF_fetch(ctx, "X963KDF", nullptr);
   return a;
 }
 
@@ -95,6 +97,12 @@ EVP_MAC* hmac_algorithm() {
 EVP_KDF* hkdf_algorithm() {
   EVP_KDF* k = algorithms().hkdf;
   if (!k) fail(CKR_GENERAL_ERROR, "HKDF not available");
+  return k;
+}
+
+EVP_KDF* x963kdf_algorithm() {
+  EVP_KDF* k = algorithms().x963;
+  if (!k) fail(CKR_GENERAL_ERROR, "X963KDF not available");
   return k;
 }
 

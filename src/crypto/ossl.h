@@ -56,6 +56,7 @@ enum class AesMode { ecb, cbc, ctr, gcm, wrap, wrap_pad };
 const EVP_CIPHER* aes_cipher(AesMode mode, size_t key_len);
 EVP_MAC* hmac_algorithm();
 EVP_KDF* hkdf_algorithm();
+EVP_KDF* x963kdf_algorithm();
 
 // errors.cpp: the one place OpenSSL failures become CK_RVs. Drains the thread's error queue, logs the
 // OpenSSL reason at debug level, and throws Error(rv) (CKR_HOST_MEMORY if OpenSSL ran out of memory).

@@ -561,6 +561,7 @@ std::unique_ptr<Operation> PcpBackend::decrypt(const core::Object& key, const Me
 }
 
 SecureBytes PcpBackend::derive(const core::Object& key, const MechanismParams& m) {
+  if (key.cls() == CKO_SECRET_KEY) return soft_.derive(key, m);  // HKDF: secret keys live in the record
   fail(CKR_MECHANISM_INVALID, "the TPM token on Windows does not derive keys");
 }
 

@@ -35,6 +35,20 @@ CK_MECHANISM_TYPE mgf_hash(CK_ULONG mgf) {
   }
 }
 
+// The digest of the X9.63 KDF a CKD_* value names (current mechanisms 2.3.8); 0 for CKD_NULL. The
+// CKD_SHA1_KDF_ASN1 / _CONCATENATE forms belong to X9.42 DH and are not offered.
+CK_MECHANISM_TYPE x963_hash(CK_ULONG kdf) {
+  switch (kdf) {
+    case CKD_NULL: return 0;
+    case CKD_SHA1_KDF: return CKM_SHA_1;
+    case CKD_SHA224_KDF: return CKM_SHA224;
+    case CKD_SHA256_KDF: return CKM_SHA256;
+    case CKD_SHA384_KDF: return CKM_SHA384;
+    case CKD_SHA512_KDF: return CKM_SHA512;
+    default: fail(CKR_MECHANISM_PARAM_INVALID, "unsupported KDF for ECDH");
+  }
+}
+
 template <class T>
 const T& param_as(const CK_MECHANISM* m) {
   require(m->pParameter != nullptr && m->ulParameterLen == sizeof(T), CKR_MECHANISM_PARAM_INVALID,
@@ -167,10 +181,11 @@ MechanismParams read_mechanism(const CK_MECHANISM* m) {
     }
     case core::ParamKind::ecdh: {
       const auto& e = param_as<CK_ECDH1_DERIVE_PARAMS>(m);
-      require(e.kdf == CKD_NULL, CKR_MECHANISM_PARAM_INVALID, "only CKD_NULL is supported for ECDH");
-      require(e.shared_data_len == 0, CKR_MECHANISM_PARAM_INVALID, "CKD_NULL takes no shared data");
+      p.hash = x963_hash(e.kdf);
+      require(e.kdf != CKD_NULL || e.shared_data_len == 0, CKR_MECHANISM_PARAM_INVALID, "CKD_NULL takes no shared data");
       require(e.public_data_len > 0, CKR_MECHANISM_PARAM_INVALID, "ECDH needs the other party's public value");
       p.kdf = e.kdf;
+      p.shared_data = param_bytes(e.shared_data, e.shared_data_len);
       p.public_data = param_bytes(e.public_data, e.public_data_len);
       break;
     }
@@ -181,6 +196,33 @@ MechanismParams read_mechanism(const CK_MECHANISM* m) {
     case core::ParamKind::optional_iv:
       require(m->ulParameterLen == 0, CKR_MECHANISM_PARAM_INVALID, "only the default key-wrap IV is supported");
       break;
+    case core::ParamKind::hkdf: {
+      const auto& h = param_as<CK_HKDF_PARAMS>(m);
+      p.hkdf_extract = h.bExtract != CK_FALSE;
+      p.hkdf_expand = h.bExpand != CK_FALSE;
+      require(p.hkdf_extract || p.hkdf_expand, CKR_MECHANISM_PARAM_INVALID, "HKDF with neither extract nor expand");
+      p.hash = hash_of(h.prfHashMechanism);
+      if (p.hkdf_extract) {  // the salt only feeds the extract step; without it pSalt/hSaltKey are not read
+        p.salt_type = h.ulSaltType;
+        switch (h.ulSaltType) {
+          case CKF_HKDF_SALT_NULL:
+            require(h.ulSaltLen == 0, CKR_MECHANISM_PARAM_INVALID, "CKF_HKDF_SALT_NULL with salt data");
+            break;
+          case CKF_HKDF_SALT_DATA:
+            require(h.ulSaltLen > 0, CKR_MECHANISM_PARAM_INVALID, "CKF_HKDF_SALT_DATA without salt data");
+            p.salt = param_bytes(h.pSalt, h.ulSaltLen);
+            break;
+          case CKF_HKDF_SALT_KEY:
+            require(h.hSaltKey != CK_INVALID_HANDLE, CKR_MECHANISM_PARAM_INVALID, "CKF_HKDF_SALT_KEY without a key");
+            p.salt_key = h.hSaltKey;
+            break;
+          default:
+            fail(CKR_MECHANISM_PARAM_INVALID, "unknown HKDF salt type");
+        }
+      }
+      if (p.hkdf_expand) p.info = param_bytes(h.pInfo, h.ulInfoLen);
+      break;
+    }
   }
   return p;
 }

@@ -6,6 +6,7 @@
 #include "core/mechanisms.h"
 #include "core/padded.h"
 #include "crypto/asym.h"
+#include "crypto/kdf.h"
 #include "crypto/keys.h"
 #include "crypto/random.h"
 #include "crypto/symmetric.h"
@@ -242,8 +243,15 @@ std::unique_ptr<Operation> SoftBackend::decrypt(const core::Object& key, const M
 }
 
 SecureBytes SoftBackend::derive(const core::Object& key, const MechanismParams& m) {
+  if (m.type == CKM_HKDF_DERIVE || m.type == CKM_HKDF_DATA) {
+    require(key.cls() == CKO_SECRET_KEY, CKR_KEY_TYPE_INCONSISTENT, "HKDF needs a secret key");
+    const crypto::HkdfMode mode = !m.hkdf_expand   ? crypto::HkdfMode::extract_only
+                                  : !m.hkdf_extract ? crypto::HkdfMode::expand_only
+                                                    : crypto::HkdfMode::extract_and_expand;
+    return crypto::hkdf(m.hash, mode, view(secret_value(key)), view(m.salt), view(m.info), m.derive_len);
+  }
   require(m.type == CKM_ECDH1_DERIVE, CKR_MECHANISM_INVALID, "not a derivation mechanism");
-  return crypto::ecdh_derive(private_pkey(key), view(m.public_data));
+  return crypto::ecdh_derive(private_pkey(key), view(m.public_data));  // Z; core applies any KDF
 }
 
 SecureBytes SoftBackend::wrap(const core::Object& wk, const MechanismParams& m, ByteView value) {

@@ -176,8 +176,9 @@ std::unique_ptr<Operation> TpmBackend::decrypt(const core::Object& key, const Me
 }
 
 SecureBytes TpmBackend::derive(const core::Object& key, const MechanismParams& m) {
+  if (key.cls() == CKO_SECRET_KEY) return soft_.derive(key, m);  // HKDF: secret keys live in the record
   require(m.type == CKM_ECDH1_DERIVE, CKR_MECHANISM_INVALID, "not a derivation mechanism");
-  require(m.kdf == CKD_NULL, CKR_MECHANISM_PARAM_INVALID, "the TPM token derives with CKD_NULL only");
+  // The TPM gives Z (TPM2_ECDH_ZGen); core applies the X9.63 KDF that m.kdf names afterwards.
   return ecdh_zgen(*conn_, *blobs(key), view(m.public_data));
 }
 

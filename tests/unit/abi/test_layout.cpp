@@ -188,6 +188,21 @@ TEST(AbiLayout, EcdhParams) {
   EXPECT_SIZE(CK_ECDH1_DERIVE_PARAMS, 40, 28);
 }
 
+TEST(AbiLayout, HkdfParams) {
+  // CK_HKDF_PARAMS (3.0): bExtract, bExpand (CK_BBOOL), prfHashMechanism, ulSaltType, pSalt, ulSaltLen,
+  // hSaltKey, pInfo, ulInfoLen. LP64: the CK_ULONG after the two bytes starts at 8; Windows: at 2, no padding.
+  EXPECT_OFFSET(CK_HKDF_PARAMS, bExtract, 0, 0);
+  EXPECT_OFFSET(CK_HKDF_PARAMS, bExpand, 1, 1);
+  EXPECT_OFFSET(CK_HKDF_PARAMS, prfHashMechanism, 8, 2);
+  EXPECT_OFFSET(CK_HKDF_PARAMS, ulSaltType, 16, 6);
+  EXPECT_OFFSET(CK_HKDF_PARAMS, pSalt, 24, 10);
+  EXPECT_OFFSET(CK_HKDF_PARAMS, ulSaltLen, 32, 18);
+  EXPECT_OFFSET(CK_HKDF_PARAMS, hSaltKey, 40, 22);
+  EXPECT_OFFSET(CK_HKDF_PARAMS, pInfo, 48, 26);
+  EXPECT_OFFSET(CK_HKDF_PARAMS, ulInfoLen, 56, 34);
+  EXPECT_SIZE(CK_HKDF_PARAMS, 64, 38);
+}
+
 TEST(AbiLayout, AesParams) {
   // CK_GCM_PARAMS (2.40 errata and 3.0): pIv, ulIvLen, ulIvBits, pAAD, ulAADLen, ulTagBits
   EXPECT_OFFSET(CK_GCM_PARAMS, pIv, 0, 0);
