@@ -23,6 +23,10 @@ struct MechanismParams {
   CK_ULONG kdf = 0;                 // CKD_NULL etc.
   SecureBytes shared_data;
   SecureBytes public_data;          // the peer's public value (EC point, raw or DER OCTET STRING)
+  // CKM_EDDSA with a CK_EDDSA_PARAMS (PKCS#11 3.0 current mechanisms 2.3.14): which RFC 8032 variant is meant
+  bool eddsa_params = false;        // a CK_EDDSA_PARAMS was given (absent: pure Ed25519 / Ed448)
+  bool eddsa_ph = false;            // phFlag: the prehash variant (Ed25519ph / Ed448ph)
+  SecureBytes eddsa_context;        // pContextData, at most 255 bytes
   // Everything else, as given (for mechanisms whose parameter is a plain byte string)
   SecureBytes raw;
 };
