@@ -249,14 +249,24 @@ Bytes certificate_subject(const Bytes& der) {
   return subject;
 }
 
-bool ed25519_verify(const Bytes& pub, const Bytes& data, const Bytes& sig, std::string* err) {
-  Ptr<EVP_PKEY> key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, pub.data(), pub.size()));
-  if (!key) return *err = "cannot build Ed25519 key: " + last_error(), false;
+namespace {
+bool eddsa_verify(int type, const Bytes& pub, const Bytes& data, const Bytes& sig, std::string* err) {
+  Ptr<EVP_PKEY> key(EVP_PKEY_new_raw_public_key(type, nullptr, pub.data(), pub.size()));
+  if (!key) return *err = "cannot build the EdDSA key: " + last_error(), false;
   Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   if (EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) <= 0) return *err = last_error(), false;
   if (EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), data.data(), data.size()) != 1)
-    return *err = "OpenSSL rejects the Ed25519 signature: " + last_error(), false;
+    return *err = "OpenSSL rejects the EdDSA signature: " + last_error(), false;
   return true;
+}
+}  // namespace
+
+bool ed25519_verify(const Bytes& pub, const Bytes& data, const Bytes& sig, std::string* err) {
+  return eddsa_verify(EVP_PKEY_ED25519, pub, data, sig, err);
+}
+
+bool ed448_verify(const Bytes& pub, const Bytes& data, const Bytes& sig, std::string* err) {
+  return eddsa_verify(EVP_PKEY_ED448, pub, data, sig, err);
 }
 
 EcPeer::~EcPeer() { EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey)); }

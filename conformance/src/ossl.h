@@ -37,6 +37,8 @@ Bytes ecdh(const EcPeer& peer, int nid, const Bytes& peer_point, std::string* er
 
 // Ed25519 signature check with a raw 32-byte public key (RFC 8032, pure EdDSA).
 bool ed25519_verify(const Bytes& public_key, const Bytes& data, const Bytes& sig, std::string* err);
+// The same for Ed448 (57-byte key, 114-byte signature, pure Ed448 with an empty context).
+bool ed448_verify(const Bytes& public_key, const Bytes& data, const Bytes& sig, std::string* err);
 
 // Strips a DER OCTET STRING wrapper (CKA_EC_POINT); returns the input unchanged when it is not one.
 Bytes unwrap_octet_string(const Bytes& der, bool* was_wrapped = nullptr);

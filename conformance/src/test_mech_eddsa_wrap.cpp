@@ -62,6 +62,106 @@ TEST_F(EdDsa, GenerateSignVerifyAndOpenSsl) {
   EXPECT_CKR(CKR_SIGNATURE_INVALID, verify(session_, Mech(CKM_EDDSA), hpub, msg, sig));
 }
 
+// Ed448 (RFC 8032 section 7.4, pure Ed448). A module lists Edwards curve sizes in bits in its mechanism info
+// (255 for Ed25519, 448 for Ed448); one whose CKM_EDDSA stops below 448 has no Ed448 and the test is skipped.
+const Bytes kEd448Oid = unhex("06032b6571");                  // id-Ed448 (RFC 8410)
+const Bytes kEd448Name = unhex("130a65647761726473343438");   // PrintableString "edwards448" (PKCS#11 3.0)
+
+#define REQUIRE_ED448(m, needed)                                                                     \
+  do {                                                                                               \
+    REQUIRE_MECHANISM(m, needed);                                                                    \
+    const CK_ULONG max_bits = mechanism_info(m)->ulMaxKeySize;                                       \
+    if (max_bits < 448) GTEST_SKIP() << mech_name(m) << " lists keys up to " << max_bits << " bits: no Ed448"; \
+  } while (0)
+
+struct Ed448Vector {
+  const char *name, *sk, *pk, *msg, *sig;
+};
+const Ed448Vector kEd448Vectors[] = {
+    {"Blank",
+     "6c82a562cb808d10d632be89c8513ebf6c929f34ddfa8c9f63c9960ef"
+     "6e348a3528c8a3fcc2f044e39a3fc5b94492f8f032e7549a20098f95b",
+     "5fd7449b59b461fd2ce787ec616ad46a1da1342485a70e1f8a0ea75d8"
+     "0e96778edf124769b46c7061bd6783df1e50f6cd1fa1abeafe8256180",
+     "",
+     "533a37f6bbe457251f023c0d88f976ae2dfb504a843e34d2074fd823d"
+     "41a591f2b233f034f628281f2fd7a22ddd47d7828c59bd0a21bfd3980"
+     "ff0d2028d4b18a9df63e006c5d1c2d345b925d8dc00b4104852db99ac"
+     "5c7cdda8530a113a0f4dbb61149f05a7363268c71d95808ff2e652600"},
+    {"1 octet",
+     "c4eab05d357007c632f3dbb48489924d552b08fe0c353a0d4a1f00acd"
+     "a2c463afbea67c5e8d2877c5e3bc397a659949ef8021e954e0a12274e",
+     "43ba28f430cdff456ae531545f7ecd0ac834a55d9358c0372bfa0c6c6"
+     "798c0866aea01eb00742802b8438ea4cb82169c235160627b4c3a9480",
+     "03",
+     "26b8f91727bd62897af15e41eb43c377efb9c610d48f2335cb0bd00878"
+     "10f4352541b143c4b981b7e18f62de8ccdf633fc1bf037ab7cd779805e"
+     "0dbcc0aae1cbcee1afb2e027df36bc04dcecbf154336c19f0af7e0a6"
+     "472905e799f1953d2a0ff3348ab21aa4adafd1d234441cf807c03a00"},
+};
+
+TEST_F(EdDsa, Ed448Rfc8032KnownAnswers) {
+  REQUIRE_ED448(CKM_EDDSA, CKF_SIGN | CKF_VERIFY);
+  for (const Ed448Vector& v : kEd448Vectors) {
+    for (const Bytes& params : {kEd448Oid, kEd448Name}) {
+      SCOPED_TRACE(std::string(v.name) + (params == kEd448Oid ? " (OID)" : " (curve name)"));
+      Template t;
+      t.add_ulong(CKA_CLASS, CKO_PRIVATE_KEY).add_ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS).add(CKA_TOKEN, false);
+      t.add(CKA_EC_PARAMS, params).add(CKA_VALUE, unhex(v.sk)).add(CKA_SIGN, true).add(CKA_PRIVATE, true);
+      CK_OBJECT_HANDLE hpriv, hpub;
+      ASSERT_OK(p11()->C_CreateObject(session_, t.data(), t.size(), &hpriv)) << "importing an Ed448 private key";
+      Template pt;
+      pt.add_ulong(CKA_CLASS, CKO_PUBLIC_KEY).add_ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS).add(CKA_TOKEN, false);
+      pt.add(CKA_EC_PARAMS, params).add(CKA_EC_POINT, unhex("0439" + std::string(v.pk))).add(CKA_VERIFY, true);
+      ASSERT_OK(p11()->C_CreateObject(session_, pt.data(), pt.size(), &hpub)) << "importing an Ed448 public key";
+      Bytes msg = unhex(v.msg), sig;
+      ASSERT_OK(sign(session_, Mech(CKM_EDDSA), hpriv, msg, sig));
+      EXPECT_EQ(hex(sig), v.sig) << "Ed448 is deterministic";
+      EXPECT_OK(verify(session_, Mech(CKM_EDDSA), hpub, msg, unhex(v.sig)));
+      Bytes bad = unhex(v.sig);
+      bad[80] ^= 0x08;
+      EXPECT_CKR(CKR_SIGNATURE_INVALID, verify(session_, Mech(CKM_EDDSA), hpub, msg, bad));
+    }
+  }
+}
+
+// The specification's table (2.3.14) names Ed448 by a CK_EDDSA_PARAMS with phFlag FALSE and no context.
+TEST_F(EdDsa, Ed448WithPureParameters) {
+  REQUIRE_ED448(CKM_EDDSA, CKF_SIGN);
+  const Ed448Vector& v = kEd448Vectors[1];
+  Template t;
+  t.add_ulong(CKA_CLASS, CKO_PRIVATE_KEY).add_ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS).add(CKA_TOKEN, false);
+  t.add(CKA_EC_PARAMS, kEd448Oid).add(CKA_VALUE, unhex(v.sk)).add(CKA_SIGN, true).add(CKA_PRIVATE, true);
+  CK_OBJECT_HANDLE h;
+  ASSERT_OK(p11()->C_CreateObject(session_, t.data(), t.size(), &h));
+  CK_EDDSA_PARAMS p{};
+  p.phFlag = CK_FALSE;
+  Bytes sig;
+  ASSERT_OK(sign(session_, Mech(CKM_EDDSA, p), h, unhex(v.msg), sig));
+  EXPECT_EQ(hex(sig), v.sig);
+}
+
+TEST_F(EdDsa, Ed448GenerateSignVerifyAndOpenSsl) {
+  REQUIRE_ED448(CKM_EDDSA, CKF_SIGN | CKF_VERIFY);
+  REQUIRE_ED448(CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR);
+  CK_MECHANISM gen{CKM_EC_EDWARDS_KEY_PAIR_GEN, nullptr, 0};
+  Template pub, priv;
+  pub.add(CKA_TOKEN, false).add(CKA_EC_PARAMS, kEd448Oid).add(CKA_VERIFY, true);
+  priv.add(CKA_TOKEN, false).add(CKA_PRIVATE, true).add(CKA_SENSITIVE, true).add(CKA_SIGN, true);
+  CK_OBJECT_HANDLE hpub, hpriv;
+  ASSERT_OK(p11()->C_GenerateKeyPair(session_, &gen, pub.data(), pub.size(), priv.data(), priv.size(), &hpub, &hpriv));
+  Bytes msg = to_bytes("Ed448 conformance"), sig;
+  ASSERT_OK(sign(session_, Mech(CKM_EDDSA), hpriv, msg, sig));
+  EXPECT_EQ(sig.size(), 114u);
+  EXPECT_OK(verify(session_, Mech(CKM_EDDSA), hpub, msg, sig));
+  Bytes point = ossl::unwrap_octet_string(get_attr(session_, hpub, CKA_EC_POINT));
+  ASSERT_EQ(point.size(), 57u) << "CKA_EC_POINT holds the 57-byte Ed448 public key";
+  std::string err;
+  EXPECT_TRUE(ossl::ed448_verify(point, msg, sig, &err)) << err;
+  sig[100] ^= 1;
+  EXPECT_CKR(CKR_SIGNATURE_INVALID, verify(session_, Mech(CKM_EDDSA), hpub, msg, sig));
+}
+
 class Wrap : public P11Test {
  protected:
   // An extractable AES key to be wrapped, and a check that another handle is the same key (same ciphertext).

@@ -159,6 +159,7 @@ std::string default_label(const Options& o, const KeyFile& f) {
   switch (f.key->alg) {
     case KeyAlg::rsa: return "RSA key";
     case KeyAlg::ec: return "EC key";
+    case KeyAlg::ed448: return "Ed448 key";
     default: return "Ed25519 key";
   }
 }

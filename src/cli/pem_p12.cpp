@@ -45,6 +45,7 @@ using X509StackPtr = std::unique_ptr<STACK_OF(X509), Deleter<STACK_OF(X509), fre
 
 // DER of Ed25519's AlgorithmIdentifier OID 1.3.101.112 (RFC 8410), used as CKA_EC_PARAMS.
 constexpr uint8_t kEd25519Oid[] = {0x06, 0x03, 0x2B, 0x65, 0x70};
+constexpr uint8_t kEd448Oid[] = {0x06, 0x03, 0x2B, 0x65, 0x71};  // id-Ed448, 1.3.101.113
 
 // The first queued OpenSSL error as text (and the queue cleared), for messages.
 std::string ossl_reason() {
@@ -158,17 +159,23 @@ KeyMaterial ec_material(EVP_PKEY* k) {
   return m;
 }
 
-KeyMaterial ed25519_material(EVP_PKEY* k) {
+// Ed25519 (32-byte keys) and Ed448 (57-byte keys): CKA_VALUE is the RFC 8032 private key, CKA_EC_POINT the
+// public key in an OCTET STRING, CKA_EC_PARAMS the RFC 8410 OID.
+KeyMaterial eddsa_material(EVP_PKEY* k, bool ed448) {
   KeyMaterial m;
-  m.alg = KeyAlg::ed25519;
-  m.bits = 255;
-  m.ec_params.assign(std::begin(kEd25519Oid), std::end(kEd25519Oid));
-  uint8_t pub[32];
-  size_t pub_len = sizeof pub;
-  m.value.resize(32);
+  m.alg = ed448 ? KeyAlg::ed448 : KeyAlg::ed25519;
+  m.bits = ed448 ? 448 : 255;
+  if (ed448)
+    m.ec_params.assign(std::begin(kEd448Oid), std::end(kEd448Oid));
+  else
+    m.ec_params.assign(std::begin(kEd25519Oid), std::end(kEd25519Oid));
+  const size_t key_len = ed448 ? 57 : 32;
+  uint8_t pub[57];
+  size_t pub_len = key_len;
+  m.value.resize(key_len);
   size_t priv_len = m.value.size();
   if (!EVP_PKEY_get_raw_public_key(k, pub, &pub_len) || !EVP_PKEY_get_raw_private_key(k, m.value.data(), &priv_len))
-    ossl_fail("cannot read the Ed25519 key");
+    ossl_fail(ed448 ? "cannot read the Ed448 key" : "cannot read the Ed25519 key");
   m.ec_point = der_octet_string(ByteView(pub, pub_len));
   m.spki = spki_of(k);
   return m;
@@ -178,11 +185,12 @@ KeyMaterial material_of(EVP_PKEY* k) {
   switch (EVP_PKEY_get_base_id(k)) {
     case EVP_PKEY_RSA: return rsa_material(k);
     case EVP_PKEY_EC: return ec_material(k);
-    case EVP_PKEY_ED25519: return ed25519_material(k);
+    case EVP_PKEY_ED25519: return eddsa_material(k, false);
+    case EVP_PKEY_ED448: return eddsa_material(k, true);
     default: {
       const char* name = EVP_PKEY_get0_type_name(k);
       throw Failure(std::string("keys of type ") + (name ? name : "unknown") +
-                    " are not supported (RSA, EC P-256/P-384/P-521 and Ed25519 are)");
+                    " are not supported (RSA, EC P-256/P-384/P-521, Ed25519 and Ed448 are)");
     }
   }
 }
@@ -395,9 +403,13 @@ Bytes spki_from_ec(ByteView ec_params, ByteView ec_point) {
   const bool ed25519 = equal_bytes(ec_params, ByteView(kEd25519Oid)) ||
                        (ec_params.size() == 14 && ec_params[0] == 0x13 && ec_params[1] == 12 &&
                         std::equal(ec_params.begin() + 2, ec_params.end(), "edwards25519"));
+  const bool ed448 = equal_bytes(ec_params, ByteView(kEd448Oid)) ||
+                     (ec_params.size() == 12 && ec_params[0] == 0x13 && ec_params[1] == 10 &&
+                      std::equal(ec_params.begin() + 2, ec_params.end(), "edwards448"));
+  const bool ed = ed25519 || ed448;
   size_t field = 32;
   int nid = NID_undef;
-  if (!ed25519) {
+  if (!ed) {
     const unsigned char* p = ec_params.data();
     ObjPtr oid(d2i_ASN1_OBJECT(nullptr, &p, static_cast<long>(ec_params.size())));
     nid = oid ? OBJ_obj2nid(oid.get()) : NID_undef;
@@ -407,9 +419,9 @@ Bytes spki_from_ec(ByteView ec_params, ByteView ec_point) {
     else throw Failure("unsupported CKA_EC_PARAMS" + ossl_reason());
   }
   // A raw point has a known size; anything else should be the DER OCTET STRING around one.
-  const size_t raw_size = ed25519 ? 32 : 1 + 2 * field;
+  const size_t raw_size = ed448 ? 57 : ed25519 ? 32 : 1 + 2 * field;
   Bytes point(ec_point.begin(), ec_point.end());
-  if (point.size() != raw_size || (!ed25519 && point[0] != 0x04)) {
+  if (point.size() != raw_size || (!ed && point[0] != 0x04)) {
     const unsigned char* p = ec_point.data();
     OctetPtr os(d2i_ASN1_OCTET_STRING(nullptr, &p, static_cast<long>(ec_point.size())));
     if (!os || p != ec_point.data() + ec_point.size()) ossl_fail("CKA_EC_POINT is not a point nor an OCTET STRING");
@@ -419,6 +431,9 @@ Bytes spki_from_ec(ByteView ec_params, ByteView ec_point) {
   if (ed25519) {
     if (point.size() != 32) throw Failure("an Ed25519 public key has 32 bytes");
     key.reset(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, point.data(), point.size()));
+  } else if (ed448) {
+    if (point.size() != 57) throw Failure("an Ed448 public key has 57 bytes");
+    key.reset(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED448, nullptr, point.data(), point.size()));
   } else {
     ParamBldPtr bld(OSSL_PARAM_BLD_new());
     if (!bld || !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, OBJ_nid2sn(nid), 0) ||

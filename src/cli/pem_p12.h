@@ -14,12 +14,12 @@ namespace keyseal::cli {
 
 using Bytes = std::vector<uint8_t>;
 
-enum class KeyAlg { rsa, ec, ed25519 };
+enum class KeyAlg { rsa, ec, ed25519, ed448 };
 
 // The attribute values of one key pair, ready for C_CreateObject.
 struct KeyMaterial {
   KeyAlg alg = KeyAlg::rsa;
-  unsigned bits = 0;  // RSA modulus bits, EC field bits, 255 for Ed25519
+  unsigned bits = 0;  // RSA modulus bits, EC field bits, 255 for Ed25519, 448 for Ed448
   Bytes spki;         // DER SubjectPublicKeyInfo (CKA_PUBLIC_KEY_INFO)
   // RSA (big-endian, no leading zeros)
   Bytes modulus, public_exponent;

@@ -31,6 +31,10 @@ struct MechanismParams {
   SecureBytes info;
   // Derivation: the output length core settled from the template before calling the backend
   size_t derive_len = 0;
+  // CKM_EDDSA with a CK_EDDSA_PARAMS (PKCS#11 3.0 current mechanisms 2.3.14): which RFC 8032 variant is meant
+  bool eddsa_params = false;        // a CK_EDDSA_PARAMS was given (absent: pure Ed25519 / Ed448)
+  bool eddsa_ph = false;            // phFlag: the prehash variant (Ed25519ph / Ed448ph)
+  SecureBytes eddsa_context;        // pContextData, at most 255 bytes
   // Everything else, as given (for mechanisms whose parameter is a plain byte string)
   SecureBytes raw;
 };

@@ -24,8 +24,10 @@ CK_ULONG key_size(const Object& key) {
       const SecureBytes* p = get_bytes(key.attrs, CKA_EC_PARAMS);
       return p ? crypto::ec_params_bits(view(*p)) : 0;
     }
-    case CKK_EC_EDWARDS:
-      return 255;
+    case CKK_EC_EDWARDS: {
+      const SecureBytes* p = get_bytes(key.attrs, CKA_EC_PARAMS);
+      return p ? crypto::ec_params_bits(view(*p)) : 0;  // 255 or 448
+    }
     default: {
       if (const SecureBytes* v = get_bytes(key.attrs, CKA_VALUE)) return v->size();
       return get_ulong(key.attrs, CKA_VALUE_LEN).value_or(0);

@@ -43,10 +43,10 @@ const std::array kTable = {
     MechanismRow{CKM_ECDSA_SHA384, kSV | kEc, 256, 521, CKK_EC, ParamKind::none, CKM_SHA384, true},
     MechanismRow{CKM_ECDSA_SHA512, kSV | kEc, 256, 521, CKK_EC, ParamKind::none, CKM_SHA512, true},
     MechanismRow{CKM_ECDH1_DERIVE, CKF_DERIVE | kEc, 256, 521, CKK_EC, ParamKind::ecdh, 0, false},
-    // Ed25519
-    MechanismRow{CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR, 255, 255, CKK_EC_EDWARDS, ParamKind::none, 0,
+    // Ed25519 and Ed448 (key sizes in bits of the curve: 255 and 448)
+    MechanismRow{CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR, 255, 448, CKK_EC_EDWARDS, ParamKind::none, 0,
                  false},
-    MechanismRow{CKM_EDDSA, kSV, 255, 255, CKK_EC_EDWARDS, ParamKind::eddsa, 0, true},
+    MechanismRow{CKM_EDDSA, kSV, 255, 448, CKK_EC_EDWARDS, ParamKind::eddsa, 0, true},
     // AES (key sizes in bytes)
     MechanismRow{CKM_AES_KEY_GEN, CKF_GENERATE, 16, 32, CKK_AES, ParamKind::none, 0, false},
     MechanismRow{CKM_AES_ECB, kED | kWU, 16, 32, CKK_AES, ParamKind::none, 0, true},

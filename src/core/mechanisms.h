@@ -18,7 +18,7 @@ enum class ParamKind {
   ctr,         // CK_AES_CTR_PARAMS
   gcm,         // CK_GCM_PARAMS
   ecdh,        // CK_ECDH1_DERIVE_PARAMS
-  eddsa,       // optional CK_EDDSA_PARAMS (only the pure form is supported)
+  eddsa,       // optional CK_EDDSA_PARAMS (only the pure Ed25519 / Ed448 forms are supported)
   optional_iv, // AES key wrap: optional 8/4-byte IV (only the default is supported)
   hkdf,        // CK_HKDF_PARAMS
 };

@@ -95,7 +95,7 @@ std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE> Session::generate_key_pair(const M
   } else {
     const SecureBytes* params = get_bytes(pub, CKA_EC_PARAMS);
     require(params != nullptr, CKR_TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS missing from the public key template");
-    const bool ed = crypto::ec_params_is_ed25519(view(*params));
+    const bool ed = crypto::ec_params_is_edwards(view(*params));
     if (ed != (kt == CKK_EC_EDWARDS)) fail(CKR_CURVE_NOT_SUPPORTED, "curve does not fit the key pair mechanism");
     const CK_ULONG bits = crypto::ec_params_bits(view(*params));
     require(bits >= row.min_key && bits <= row.max_key, CKR_CURVE_NOT_SUPPORTED, "curve not supported");
@@ -150,7 +150,7 @@ SecureBytes Session::wrap_key(const MechanismParams& m, CK_OBJECT_HANDLE wrappin
 // caller's template, whose key type and curve, when given, must agree with it.
 static void set_private_key_from_pkcs8(AttributeMap& attrs, ByteView der) {
   const crypto::Pkcs8Key k = crypto::parse_pkcs8(der);
-  const CK_KEY_TYPE kt = k.rsa ? CKK_RSA : crypto::ec_params_is_ed25519(view(k.ec_params)) ? CKK_EC_EDWARDS : CKK_EC;
+  const CK_KEY_TYPE kt = k.rsa ? CKK_RSA : crypto::ec_params_is_edwards(view(k.ec_params)) ? CKK_EC_EDWARDS : CKK_EC;
   require(get_ulong(attrs, CKA_KEY_TYPE).value_or(kt) == kt, CKR_TEMPLATE_INCONSISTENT,
           "CKA_KEY_TYPE does not match the unwrapped key");
   set_ulong(attrs, CKA_KEY_TYPE, kt);

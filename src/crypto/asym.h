@@ -12,7 +12,8 @@ namespace keyseal::crypto {
 // CKM_RSA_PKCS (input = DigestInfo or raw, at most k-11 bytes, else CKR_DATA_LEN_RANGE), CKM_RSA_X_509
 // (input <= k bytes), CKM_SHA1/224/256/384/512_RSA_PKCS, CKM_RSA_PKCS_PSS (input = hash; m.hash, m.mgf_hash,
 // m.salt_len), CKM_SHA*_RSA_PKCS_PSS, CKM_ECDSA (input = hash of any length, truncated per FIPS 186-4),
-// CKM_ECDSA_SHA1/224/256/384/512, CKM_EDDSA (Ed25519; multipart input is buffered).
+// CKM_ECDSA_SHA1/224/256/384/512, CKM_EDDSA (pure Ed25519 and Ed448; m.eddsa_*
+// asking for a context or prehash: CKR_MECHANISM_PARAM_INVALID; multipart input is buffered).
 // ECDSA signatures are r||s, each padded to the order size. Single-part-only mechanisms
 // (CKM_RSA_PKCS, CKM_RSA_X_509, CKM_RSA_PKCS_PSS, CKM_ECDSA) report multipart() == false.
 // Key of the wrong kind: CKR_KEY_TYPE_INCONSISTENT; unknown mechanism: CKR_MECHANISM_INVALID.

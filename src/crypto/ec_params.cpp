@@ -12,6 +12,7 @@ const uint8_t kOidP384[] = {0x2b, 0x81, 0x04, 0x00, 0x22};
 const uint8_t kOidP521[] = {0x2b, 0x81, 0x04, 0x00, 0x23};
 const uint8_t kOidEd25519[] = {0x2b, 0x65, 0x70};
 const uint8_t kOidEd25519Gnu[] = {0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x0f, 0x01};  // GnuPG's OID
+const uint8_t kOidEd448[] = {0x2b, 0x65, 0x71};  // id-Ed448, 1.3.101.113 (RFC 8410)
 
 // One DER TLV that must span all of v. Returns false if v is not exactly one well-formed TLV.
 bool parse_tlv(ByteView v, uint8_t& tag, ByteView& content) {
@@ -38,12 +39,13 @@ bool same(ByteView a, const uint8_t* b, size_t n) { return a.size() == n && std:
 
 const CurveInfo& curve_info(Curve c) {
   static const CurveInfo p256{"prime256v1", 256, 32}, p384{"secp384r1", 384, 48}, p521{"secp521r1", 521, 66},
-      ed{"ED25519", 255, 32};
+      ed{"ED25519", 255, 32}, ed448{"ED448", 448, 57};
   switch (c) {
     case Curve::p256: return p256;
     case Curve::p384: return p384;
     case Curve::p521: return p521;
     case Curve::ed25519: return ed;
+    case Curve::ed448: return ed448;
     default: fail(CKR_GENERAL_ERROR, "curve_info: no curve");
   }
 }
@@ -59,11 +61,13 @@ Curve ec_params_curve(ByteView ec_params) {
     if (same(c, kOidP521, sizeof kOidP521)) return Curve::p521;
     if (same(c, kOidEd25519, sizeof kOidEd25519) || same(c, kOidEd25519Gnu, sizeof kOidEd25519Gnu))
       return Curve::ed25519;
+    if (same(c, kOidEd448, sizeof kOidEd448)) return Curve::ed448;
     fail(CKR_CURVE_NOT_SUPPORTED, "curve not supported");
   }
   if (tag == 0x13) {  // PrintableString curve name (PKCS#11 3.0 Edwards curves)
-    static const char name[] = "edwards25519";
+    static const char name[] = "edwards25519", name448[] = "edwards448";
     if (same(c, reinterpret_cast<const uint8_t*>(name), sizeof name - 1)) return Curve::ed25519;
+    if (same(c, reinterpret_cast<const uint8_t*>(name448), sizeof name448 - 1)) return Curve::ed448;
     fail(CKR_CURVE_NOT_SUPPORTED, "curve not supported");
   }
   if (tag == 0x30) fail(CKR_CURVE_NOT_SUPPORTED, "explicit EC domain parameters are not supported");
@@ -73,6 +77,10 @@ Curve ec_params_curve(ByteView ec_params) {
 size_t ec_params_bits(ByteView ec_params) { return curve_info(ec_params_curve(ec_params)).bits; }
 
 bool ec_params_is_ed25519(ByteView ec_params) { return ec_params_curve(ec_params) == Curve::ed25519; }
+
+bool is_edwards(Curve c) { return c == Curve::ed25519 || c == Curve::ed448; }
+
+bool ec_params_is_edwards(ByteView ec_params) { return is_edwards(ec_params_curve(ec_params)); }
 
 SecureBytes ec_params_der(Curve c) {
   auto oid = [](const uint8_t* p, size_t n) {
@@ -85,6 +93,7 @@ SecureBytes ec_params_der(Curve c) {
     case Curve::p384: return oid(kOidP384, sizeof kOidP384);
     case Curve::p521: return oid(kOidP521, sizeof kOidP521);
     case Curve::ed25519: return oid(kOidEd25519, sizeof kOidEd25519);
+    case Curve::ed448: return oid(kOidEd448, sizeof kOidEd448);
     default: fail(CKR_GENERAL_ERROR, "ec_params_der: no curve");
   }
 }
@@ -108,8 +117,8 @@ SecureBytes der_octet_string(ByteView raw) {
 SecureBytes unwrap_ec_point(ByteView ec_params, ByteView v) {
   Curve c = ec_params_curve(ec_params);
   const CurveInfo& ci = curve_info(c);
-  bool ed = c == Curve::ed25519;
-  size_t raw_len = ed ? 32 : 1 + 2 * ci.field_bytes;
+  bool ed = is_edwards(c);
+  size_t raw_len = ed ? ci.field_bytes : 1 + 2 * ci.field_bytes;
   auto fits = [&](ByteView r) { return r.size() == raw_len && (ed || r[0] == 0x04); };
   uint8_t tag = 0;
   ByteView inner;

@@ -20,7 +20,7 @@ struct PKey::State {
   // one per signature costs about a quarter of a P-256 signature. A context is used by one thread at a time.
   mutable std::mutex pool_mu;
   mutable std::vector<EVP_PKEY_CTX*> sign_pool;
-  // Ed25519: a context initialised once for EVP_DigestSign (built under pool_mu on first use, never changed
+  // Ed25519 / Ed448: a context initialised once for EVP_DigestSign (built under pool_mu on first use, never changed
   // afterwards); each signature copies it instead of paying EVP_DigestSignInit_ex's fetch and setup.
   mutable EVP_MD_CTX* ed_sign_template = nullptr;
 
@@ -34,9 +34,9 @@ struct PKey::State {
 };
 
 struct CurveInfo {
-  const char* group;      // OpenSSL group name ("prime256v1"), or "ED25519"
-  size_t bits;            // 256/384/521/255
-  size_t field_bytes;     // coordinate / scalar size (Ed25519: 32)
+  const char* group;      // OpenSSL group name ("prime256v1"), or "ED25519" / "ED448"
+  size_t bits;            // 256/384/521/255/448
+  size_t field_bytes;     // coordinate / scalar size (Ed25519: 32, Ed448: 57)
 };
 const CurveInfo& curve_info(Curve c);
 

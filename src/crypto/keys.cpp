@@ -48,6 +48,9 @@ namespace {
 constexpr const char* kRsaType = "1.2.840.113549.1.1.1";
 constexpr const char* kEcType = "1.2.840.10045.2.1";
 constexpr const char* kEd25519Type = "1.3.101.112";
+constexpr const char* kEd448Type = "1.3.101.113";
+
+const char* ed_type(Curve c) { return c == Curve::ed448 ? kEd448Type : kEd25519Type; }
 
 PkeyPtr from_params(const char* type, int selection, OSSL_PARAM_BLD* bld, CK_RV rv, const char* what) {
   ParamPtr params(OSSL_PARAM_BLD_to_param(bld));
@@ -115,15 +118,17 @@ SecureBytes nist_public_point(Curve c, ByteView d) {
   return out;
 }
 
-PkeyPtr ed25519_private(ByteView seed) {
-  require(seed.size() == 32, CKR_ATTRIBUTE_VALUE_INVALID, "Ed25519 private key must be 32 bytes");
-  PkeyPtr pk(EVP_PKEY_new_raw_private_key_ex(libctx(), kEd25519Type, nullptr, seed.data(), seed.size()));
-  if (!pk) ossl_fail(CKR_ATTRIBUTE_VALUE_INVALID, "Ed25519 private key");
+// The RFC 8032 private key (the seed that is hashed into scalar and prefix): 32 bytes Ed25519, 57 bytes Ed448.
+PkeyPtr eddsa_private(Curve c, ByteView seed) {
+  require(seed.size() == curve_info(c).field_bytes, CKR_ATTRIBUTE_VALUE_INVALID,
+          c == Curve::ed448 ? "Ed448 private key must be 57 bytes" : "Ed25519 private key must be 32 bytes");
+  PkeyPtr pk(EVP_PKEY_new_raw_private_key_ex(libctx(), ed_type(c), nullptr, seed.data(), seed.size()));
+  if (!pk) ossl_fail(CKR_ATTRIBUTE_VALUE_INVALID, "EdDSA private key");
   return pk;
 }
 
 SecureBytes raw_public(const EVP_PKEY* pk) {
-  SecureBytes out(32);
+  SecureBytes out(57);  // the larger of Ed25519 (32) and Ed448 (57); trimmed to what OpenSSL writes
   size_t len = out.size();
   ossl_check(EVP_PKEY_get_raw_public_key(pk, out.data(), &len), CKR_FUNCTION_FAILED, "raw public key");
   out.resize(len);
@@ -163,7 +168,7 @@ PKey rsa_public_key(ByteView n, ByteView e) {
 
 PKey ec_private_key(ByteView ec_params, ByteView d) {
   Curve c = ec_params_curve(ec_params);
-  if (c == Curve::ed25519) return make_pkey(ed25519_private(d), KeyKind::ed25519, c, true);
+  if (is_edwards(c)) return make_pkey(eddsa_private(c, d), KeyKind::eddsa, c, true);
   SecureBytes point = nist_public_point(c, d);
   auto bld = new_bld();
   BnHolder h;
@@ -179,10 +184,10 @@ PKey ec_private_key(ByteView ec_params, ByteView d) {
 PKey ec_public_key(ByteView ec_params, ByteView point) {
   Curve c = ec_params_curve(ec_params);
   SecureBytes raw = unwrap_ec_point(ec_params, point);
-  if (c == Curve::ed25519) {
-    PkeyPtr pk(EVP_PKEY_new_raw_public_key_ex(libctx(), kEd25519Type, nullptr, raw.data(), raw.size()));
-    if (!pk) ossl_fail(CKR_ATTRIBUTE_VALUE_INVALID, "Ed25519 public key");
-    return make_pkey(std::move(pk), KeyKind::ed25519, c, false);
+  if (is_edwards(c)) {
+    PkeyPtr pk(EVP_PKEY_new_raw_public_key_ex(libctx(), ed_type(c), nullptr, raw.data(), raw.size()));
+    if (!pk) ossl_fail(CKR_ATTRIBUTE_VALUE_INVALID, "EdDSA public key");
+    return make_pkey(std::move(pk), KeyKind::eddsa, c, false);
   }
   auto bld = new_bld();
   ossl_check(OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve_info(c).group, 0),
@@ -215,8 +220,8 @@ RsaKeyPair generate_rsa(size_t bits, ByteView public_exponent) {
 EcKeyPair generate_ec(ByteView ec_params) {
   Curve c = ec_params_curve(ec_params);
   const CurveInfo& ci = curve_info(c);
-  bool ed = c == Curve::ed25519;
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(libctx(), ed ? kEd25519Type : kEcType, nullptr));
+  bool ed = is_edwards(c);
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(libctx(), ed ? ed_type(c) : kEcType, nullptr));
   if (!ctx) ossl_fail(CKR_HOST_MEMORY, "EVP_PKEY_CTX_new_from_name");
   ossl_check(EVP_PKEY_keygen_init(ctx.get()), CKR_FUNCTION_FAILED, "keygen init");
   if (!ed) ossl_check(EVP_PKEY_CTX_set_group_name(ctx.get(), ci.group), CKR_FUNCTION_FAILED, "EC group");
@@ -225,8 +230,8 @@ EcKeyPair generate_ec(ByteView ec_params) {
   PkeyPtr pk(raw);
   EcKeyPair kp;
   if (ed) {
-    kp.d.resize(32);
-    size_t len = 32;
+    kp.d.resize(ci.field_bytes);
+    size_t len = kp.d.size();
     ossl_check(EVP_PKEY_get_raw_private_key(pk.get(), kp.d.data(), &len), CKR_FUNCTION_FAILED, "raw private key");
     kp.point = raw_public(pk.get());
     return kp;
@@ -243,7 +248,7 @@ EcKeyPair generate_ec(ByteView ec_params) {
 
 SecureBytes ec_public_point(ByteView ec_params, ByteView d) {
   Curve c = ec_params_curve(ec_params);
-  if (c == Curve::ed25519) return raw_public(ed25519_private(d).get());
+  if (is_edwards(c)) return raw_public(eddsa_private(c, d).get());
   return nist_public_point(c, d);
 }
 
@@ -272,16 +277,19 @@ Pkcs8Key parse_pkcs8(ByteView der) {
     out.rsa_key = rsa_parts(pk.get());
     return out;
   }
-  if (EVP_PKEY_is_a(pk.get(), "ED25519")) {
-    out.ec_params = ec_params_der(Curve::ed25519);
-    SecureBytes d(32);
+  const bool ed448 = EVP_PKEY_is_a(pk.get(), "ED448");
+  if (ed448 || EVP_PKEY_is_a(pk.get(), "ED25519")) {
+    const Curve c = ed448 ? Curve::ed448 : Curve::ed25519;
+    out.ec_params = ec_params_der(c);
+    SecureBytes d(curve_info(c).field_bytes);
     size_t len = d.size();
-    ossl_check(EVP_PKEY_get_raw_private_key(pk.get(), d.data(), &len), CKR_WRAPPED_KEY_INVALID, "Ed25519 key");
+    ossl_check(EVP_PKEY_get_raw_private_key(pk.get(), d.data(), &len), CKR_WRAPPED_KEY_INVALID, "EdDSA key");
+    require(len == d.size(), CKR_WRAPPED_KEY_INVALID, "EdDSA private key of the wrong length");
     out.ec_key.d = std::move(d);
     out.ec_key.point = ec_public_point(view(out.ec_params), view(out.ec_key.d));
     return out;
   }
-  require(EVP_PKEY_is_a(pk.get(), "EC"), CKR_WRAPPED_KEY_INVALID, "the PKCS#8 key is not RSA, EC or Ed25519");
+  require(EVP_PKEY_is_a(pk.get(), "EC"), CKR_WRAPPED_KEY_INVALID, "the PKCS#8 key is not RSA, EC, Ed25519 or Ed448");
   char group[64] = {};
   size_t glen = 0;
   ossl_check(EVP_PKEY_get_utf8_string_param(pk.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen),

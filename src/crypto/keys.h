@@ -12,8 +12,9 @@ struct evp_pkey_st;
 
 namespace keyseal::crypto {
 
-enum class KeyKind { none, rsa, ec, ed25519 };
-enum class Curve { none, p256, p384, p521, ed25519 };
+enum class KeyKind { none, rsa, ec, eddsa };  // eddsa: Ed25519 or Ed448, told apart by curve()
+enum class Curve { none, p256, p384, p521, ed25519, ed448 };
+bool is_edwards(Curve c);
 
 // Shared, immutable handle to an EVP_PKEY. Copies share the key; concurrent read-only use (sign, verify,
 // encrypt, decrypt) from several threads is safe.
@@ -24,8 +25,8 @@ class PKey {
   explicit PKey(std::shared_ptr<const State> s);
   explicit operator bool() const;
   evp_pkey_st* get() const;
-  size_t bits() const;            // RSA modulus bits, EC field bits (256/384/521), 255 for Ed25519
-  size_t signature_size() const;  // RSA: modulus bytes, ECDSA: 2*order bytes (r||s), Ed25519: 64
+  size_t bits() const;            // RSA modulus bits, EC field bits (256/384/521), 255 Ed25519, 448 Ed448
+  size_t signature_size() const;  // RSA: modulus bytes, ECDSA: 2*order bytes (r||s), Ed25519: 64, Ed448: 114
   KeyKind kind() const;
   Curve curve() const;            // Curve::none for RSA
   bool has_private() const;
@@ -40,9 +41,10 @@ PKey rsa_private_key(ByteView n, ByteView e, ByteView d, ByteView p, ByteView q,
                      ByteView qinv);
 PKey rsa_public_key(ByteView n, ByteView e);
 // ec_params: CKA_EC_PARAMS DER (namedCurve OID; for Ed25519 the OID 1.3.101.112 or PrintableString
-// "edwards25519"). d: private scalar (NIST) or 32-byte seed (Ed25519).
+// "edwards25519", for Ed448 1.3.101.113 or "edwards448"). d: private scalar (NIST) or the RFC 8032 private
+// key (Ed25519: 32 bytes, Ed448: 57 bytes).
 PKey ec_private_key(ByteView ec_params, ByteView d);
-// point: raw (04||X||Y, or 32 bytes for Ed25519) or a DER OCTET STRING wrapping it.
+// point: raw (04||X||Y, or 32 / 57 bytes for Ed25519 / Ed448) or a DER OCTET STRING wrapping it.
 PKey ec_public_key(ByteView ec_params, ByteView point);
 
 struct RsaKeyPair {
@@ -55,26 +57,27 @@ struct EcKeyPair {
   SecureBytes d;
   SecureBytes point;  // raw, not DER-wrapped
 };
-EcKeyPair generate_ec(ByteView ec_params);  // P-256, P-384, P-521, Ed25519
+EcKeyPair generate_ec(ByteView ec_params);  // P-256, P-384, P-521, Ed25519, Ed448
 SecureBytes ec_public_point(ByteView ec_params, ByteView d);  // raw public point from the private value
 
 // A private key in PKCS#8 PrivateKeyInfo form (what C_UnwrapKey of a private key yields, PKCS#11 3.0
-// section 2.2 "wrapping private keys"): RSA, or EC/Ed25519 with its curve. CKR_WRAPPED_KEY_INVALID when it
+// section 2.2 "wrapping private keys"): RSA, or EC/Ed25519/Ed448 with its curve. CKR_WRAPPED_KEY_INVALID when it
 // is not one, CKR_CURVE_NOT_SUPPORTED for another curve.
 struct Pkcs8Key {
   bool rsa = false;
   RsaKeyPair rsa_key;
-  SecureBytes ec_params;  // DER namedCurve (or the Ed25519 OID)
+  SecureBytes ec_params;  // DER namedCurve (or the Ed25519 / Ed448 OID)
   EcKeyPair ec_key;
 };
 Pkcs8Key parse_pkcs8(ByteView der);
 
-// 256/384/521/255. CKR_CURVE_NOT_SUPPORTED for well-formed but unsupported parameters,
+// 256/384/521/255/448. CKR_CURVE_NOT_SUPPORTED for well-formed but unsupported parameters,
 // CKR_DOMAIN_PARAMS_INVALID for anything that is not DER.
 size_t ec_params_bits(ByteView ec_params);
 bool ec_params_is_ed25519(ByteView ec_params);
+bool ec_params_is_edwards(ByteView ec_params);  // Ed25519 or Ed448
 Curve ec_params_curve(ByteView ec_params);  // same errors as ec_params_bits
-SecureBytes ec_params_der(Curve c);         // the namedCurve OID (Ed25519: OID 1.3.101.112)
+SecureBytes ec_params_der(Curve c);         // the namedCurve OID (Ed25519 1.3.101.112, Ed448 1.3.101.113)
 SecureBytes der_octet_string(ByteView raw);  // CKA_EC_POINT is a DER OCTET STRING
 // Accept raw or DER OCTET STRING and return raw; CKR_ATTRIBUTE_VALUE_INVALID if neither fits the curve.
 SecureBytes unwrap_ec_point(ByteView ec_params, ByteView v);

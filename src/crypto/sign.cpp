@@ -87,8 +87,8 @@ PkeyCtxPtr take_sign_ctx(const PKey& k) {
   return c;
 }
 
-// A fresh Ed25519 signing context, copied from the key's template (built on first use).
-MdCtxPtr ed25519_sign_ctx(const PKey& k) {
+// A fresh EdDSA (pure Ed25519 / Ed448) signing context, copied from the key's template (built on first use).
+MdCtxPtr eddsa_sign_ctx(const PKey& k) {
   const PKey::State& st = *k.state();
   const EVP_MD_CTX* tmpl = nullptr;
   {
@@ -97,14 +97,14 @@ MdCtxPtr ed25519_sign_ctx(const PKey& k) {
       MdCtxPtr t(EVP_MD_CTX_new());
       if (!t) ossl_fail(CKR_HOST_MEMORY, "EVP_MD_CTX_new");
       ossl_check(EVP_DigestSignInit_ex(t.get(), nullptr, nullptr, libctx(), nullptr, k.get(), nullptr),
-                 CKR_FUNCTION_FAILED, "Ed25519 sign init");
+                 CKR_FUNCTION_FAILED, "EdDSA sign init");
       st.ed_sign_template = t.release();
     }
     tmpl = st.ed_sign_template;
   }
   MdCtxPtr c(EVP_MD_CTX_new());
   if (!c) ossl_fail(CKR_HOST_MEMORY, "EVP_MD_CTX_new");
-  ossl_check(EVP_MD_CTX_copy_ex(c.get(), tmpl), CKR_FUNCTION_FAILED, "Ed25519 context copy");
+  ossl_check(EVP_MD_CTX_copy_ex(c.get(), tmpl), CKR_FUNCTION_FAILED, "EdDSA context copy");
   return c;
 }
 
@@ -121,10 +121,11 @@ class SignVerify final : public Operation {
       : key_(key), mech_(classify(m.type)), verify_(verify) {
     require(static_cast<bool>(key_), CKR_KEY_HANDLE_INVALID, "no key");
     KeyKind want = mech_.scheme == Scheme::ecdsa   ? KeyKind::ec
-                   : mech_.scheme == Scheme::eddsa ? KeyKind::ed25519
+                   : mech_.scheme == Scheme::eddsa ? KeyKind::eddsa
                                                    : KeyKind::rsa;
     require(key_.kind() == want, CKR_KEY_TYPE_INCONSISTENT, "key type does not match the mechanism");
     require(verify_ || key_.has_private(), CKR_KEY_TYPE_INCONSISTENT, "signing needs a private key");
+    if (mech_.scheme == Scheme::eddsa) check_eddsa_variant(m);
     if (mech_.scheme == Scheme::rsa_pss) {
       pss_hash_ = mech_.hash ? mech_.hash : m.hash;
       require(pss_hash_ != 0 && (m.hash == 0 || m.hash == pss_hash_), CKR_MECHANISM_PARAM_INVALID,
@@ -184,6 +185,20 @@ class SignVerify final : public Operation {
   }
 
  private:
+  // PKCS#11 3.0 current mechanisms 2.3.14 picks the RFC 8032 variant from CK_EDDSA_PARAMS: none is pure
+  // Ed25519; for Ed448 the table lists phFlag FALSE with an optional context, and no parameter at all is read
+  // as pure Ed448 too (there is nothing else it could mean). Only the pure variants are offered: OpenSSL 3.0
+  // signs Ed25519ctx/Ed25519ph/Ed448ph and Ed448 contexts only from 3.2 on (the "instance" and
+  // "context-string" parameters), and 3.0 ignores those parameters instead of refusing them, so asking it would
+  // silently produce a pure signature under a different name.
+  void check_eddsa_variant(const MechanismParams& m) const {
+    if (!m.eddsa_params) return;
+    require(key_.curve() == Curve::ed448, CKR_MECHANISM_PARAM_INVALID,
+            "Ed25519ctx and Ed25519ph are not supported (CKM_EDDSA without a parameter is pure Ed25519)");
+    require(!m.eddsa_ph, CKR_MECHANISM_PARAM_INVALID, "Ed448ph is not supported");
+    require(m.eddsa_context.empty(), CKR_MECHANISM_PARAM_INVALID, "Ed448 with a context is not supported");
+  }
+
   SecureBytes final_hash() {
     SecureBytes h(static_cast<size_t>(EVP_MD_CTX_get_size(md_ctx_.get())));
     unsigned int len = 0;
@@ -226,11 +241,12 @@ class SignVerify final : public Operation {
 
   SecureBytes sign_tbs(ByteView tbs) {
     if (mech_.scheme == Scheme::eddsa) {
-      MdCtxPtr mctx = ed25519_sign_ctx(key_);
-      SecureBytes sig(64);
+      MdCtxPtr mctx = eddsa_sign_ctx(key_);
+      SecureBytes sig(key_.signature_size());
       size_t len = sig.size();
       ossl_check(EVP_DigestSign(mctx.get(), sig.data(), &len, tbs.data(), tbs.size()), CKR_FUNCTION_FAILED,
-                 "Ed25519 sign");
+                 "EdDSA sign");
+      require(len == sig.size(), CKR_GENERAL_ERROR, "EdDSA signature of unexpected length");
       return sig;
     }
     if (mech_.scheme == Scheme::ecdsa) {
@@ -274,9 +290,9 @@ class SignVerify final : public Operation {
       MdCtxPtr mctx(EVP_MD_CTX_new());
       if (!mctx) ossl_fail(CKR_HOST_MEMORY, "EVP_MD_CTX_new");
       ossl_check(EVP_DigestVerifyInit_ex(mctx.get(), nullptr, nullptr, libctx(), nullptr, key_.get(), nullptr),
-                 CKR_FUNCTION_FAILED, "Ed25519 verify init");
+                 CKR_FUNCTION_FAILED, "EdDSA verify init");
       ossl_check(EVP_DigestVerify(mctx.get(), sig.data(), sig.size(), tbs.data(), tbs.size()),
-                 CKR_SIGNATURE_INVALID, "Ed25519 verify");
+                 CKR_SIGNATURE_INVALID, "EdDSA verify");
       return;
     }
     auto ctx = new_ctx(key_);

@@ -189,10 +189,18 @@ MechanismParams read_mechanism(const CK_MECHANISM* m) {
       p.public_data = param_bytes(e.public_data, e.public_data_len);
       break;
     }
-    case core::ParamKind::eddsa:
-      // Without a parameter CKM_EDDSA is pure Ed25519; Ed25519ctx and Ed25519ph are not offered.
-      require(m->ulParameterLen == 0, CKR_MECHANISM_PARAM_INVALID, "only pure Ed25519 is supported");
+    case core::ParamKind::eddsa: {
+      // The parameter is optional: without one CKM_EDDSA is pure EdDSA. Which variants the key's curve
+      // allows is decided where the key is known (crypto/sign.cpp); here only the structure is checked.
+      if (m->ulParameterLen == 0) break;
+      const auto& e = param_as<CK_EDDSA_PARAMS>(m);
+      require(e.phFlag == CK_FALSE || e.phFlag == CK_TRUE, CKR_MECHANISM_PARAM_INVALID, "phFlag is not a CK_BBOOL");
+      require(e.ulContextDataLen <= 255, CKR_MECHANISM_PARAM_INVALID, "EdDSA context longer than 255 bytes");
+      p.eddsa_params = true;
+      p.eddsa_ph = e.phFlag == CK_TRUE;
+      p.eddsa_context = param_bytes(e.pContextData, e.ulContextDataLen);
       break;
+    }
     case core::ParamKind::optional_iv:
       require(m->ulParameterLen == 0, CKR_MECHANISM_PARAM_INVALID, "only the default key-wrap IV is supported");
       break;

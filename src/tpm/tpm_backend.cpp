@@ -85,7 +85,7 @@ bool TpmBackend::supports(CK_MECHANISM_TYPE mechanism) const {
       if (row->flags & (CKF_SIGN | CKF_VERIFY)) return i.has(TPM2_ALG_ECDSA);
       return mechanism == CKM_EC_KEY_PAIR_GEN;
     case CKK_EC_EDWARDS:
-      return false;  // no TPM has Ed25519
+      return false;  // no TPM has Ed25519 or Ed448 (TPM 2.0 defines no EdDSA)
     default:
       return soft_.supports(mechanism);  // digests, AES, HMAC, generic secrets
   }
@@ -131,7 +131,7 @@ void TpmBackend::import_key(core::AttributeMap& key) {
   const CK_OBJECT_CLASS cls = core::get_ulong(key, CKA_CLASS).value_or(CK_UNAVAILABLE_INFORMATION);
   const CK_KEY_TYPE kt = core::get_ulong(key, CKA_KEY_TYPE).value_or(CK_UNAVAILABLE_INFORMATION);
   if (cls != CKO_PRIVATE_KEY) return soft_.import_key(key);  // public and secret keys: checked, kept as given
-  require(kt != CKK_EC_EDWARDS, CKR_CURVE_NOT_SUPPORTED, "the TPM cannot hold Ed25519 keys");
+  require(kt != CKK_EC_EDWARDS, CKR_CURVE_NOT_SUPPORTED, "the TPM cannot hold Edwards (Ed25519, Ed448) keys");
   {
     auto g = conn_->lock();
     import_private_key(g, key);

@@ -37,6 +37,7 @@ Key make_key(const std::string& kind) {
   EVP_PKEY* k = nullptr;
   if (kind == "rsa") k = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048});
   else if (kind == "ed25519") k = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  else if (kind == "ed448") k = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED448");
   else if (kind == "x25519") k = EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519");
   else k = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", kind.c_str());
   if (!k) throw std::runtime_error("keygen " + kind);
@@ -232,6 +233,26 @@ TEST(PemP12, Ed25519Key) {
   EXPECT_EQ(spki_from_ec(bytes_of(printable), f.key->ec_point), f.key->spki);
 }
 
+TEST(PemP12, Ed448Key) {
+  Key k = make_key("ed448");
+  const KeyFile f = read_key_file(bytes_of(key_pem(k.get())), no_password());
+  ASSERT_TRUE(f.key);
+  EXPECT_EQ(f.key->alg, KeyAlg::ed448);
+  EXPECT_EQ(f.key->bits, 448u);
+  EXPECT_EQ(f.key->ec_params, (Bytes{0x06, 0x03, 0x2B, 0x65, 0x71}));
+  EXPECT_EQ(f.key->value.size(), 57u);
+  ASSERT_EQ(f.key->ec_point.size(), 59u);
+  EXPECT_EQ(f.key->ec_point[0], 0x04);
+  EXPECT_EQ(f.key->ec_point[1], 57);
+  uint8_t pub[57];
+  size_t n = sizeof pub;
+  ASSERT_TRUE(EVP_PKEY_get_raw_public_key(k.get(), pub, &n));
+  EXPECT_EQ(Bytes(f.key->ec_point.begin() + 2, f.key->ec_point.end()), Bytes(pub, pub + 57));
+  EXPECT_EQ(spki_from_ec(f.key->ec_params, f.key->ec_point), f.key->spki);
+  const std::string printable = "\x13\x0a" "edwards448";
+  EXPECT_EQ(spki_from_ec(bytes_of(printable), f.key->ec_point), f.key->spki);
+}
+
 TEST(PemP12, Pkcs12WithPasswordAndChain) {
   Key ca_key = make_key("P-384");
   Cert ca = make_cert(ca_key.get(), ca_key.get(), "my CA", 7);
@@ -354,7 +375,8 @@ TEST(PemP12, BadPublicAttributesAreRefused) {
   Bytes not_on_curve(65, 0x01);
   not_on_curve[0] = 0x04;
   EXPECT_THROW(spki_from_ec(p256, not_on_curve), Failure);
-  EXPECT_THROW(spki_from_ec(Bytes{0x06, 0x03, 0x2B, 0x65, 0x71}, Bytes(32, 1)), Failure);  // Ed448 OID
+  EXPECT_THROW(spki_from_ec(Bytes{0x06, 0x03, 0x2B, 0x65, 0x71}, Bytes(32, 1)), Failure);  // Ed448 needs 57 bytes
+  EXPECT_THROW(spki_from_ec(Bytes{0x06, 0x03, 0x2B, 0x65, 0x6F}, Bytes(57, 1)), Failure);  // X448: no signing key
   EXPECT_THROW(spki_from_rsa(Bytes{}, Bytes{0x03}), Failure);
 }
 

@@ -239,3 +239,119 @@ TEST(RsaKat, OaepSha512WithLabel) {
   }
   EXPECT_EQ(n, 1u);
 }
+
+namespace {
+
+// RFC 8032 section 7.4: the Ed448 vectors "Blank" and "1 octet" (pure Ed448, empty context).
+struct Ed448Vector {
+  const char *sk, *pk, *msg, *sig;
+};
+const Ed448Vector kEd448Vectors[] = {
+    {"6c82a562cb808d10d632be89c8513ebf6c929f34ddfa8c9f63c9960ef"
+     "6e348a3528c8a3fcc2f044e39a3fc5b94492f8f032e7549a20098f95b",
+     "5fd7449b59b461fd2ce787ec616ad46a1da1342485a70e1f8a0ea75d8"
+     "0e96778edf124769b46c7061bd6783df1e50f6cd1fa1abeafe8256180",
+     "",
+     "533a37f6bbe457251f023c0d88f976ae2dfb504a843e34d2074fd823d"
+     "41a591f2b233f034f628281f2fd7a22ddd47d7828c59bd0a21bfd3980"
+     "ff0d2028d4b18a9df63e006c5d1c2d345b925d8dc00b4104852db99ac"
+     "5c7cdda8530a113a0f4dbb61149f05a7363268c71d95808ff2e652600"},
+    {"c4eab05d357007c632f3dbb48489924d552b08fe0c353a0d4a1f00acd"
+     "a2c463afbea67c5e8d2877c5e3bc397a659949ef8021e954e0a12274e",
+     "43ba28f430cdff456ae531545f7ecd0ac834a55d9358c0372bfa0c6c6"
+     "798c0866aea01eb00742802b8438ea4cb82169c235160627b4c3a9480",
+     "03",
+     "26b8f91727bd62897af15e41eb43c377efb9c610d48f2335cb0bd00878"
+     "10f4352541b143c4b981b7e18f62de8ccdf633fc1bf037ab7cd779805e"
+     "0dbcc0aae1cbcee1afb2e027df36bc04dcecbf154336c19f0af7e0a6"
+     "472905e799f1953d2a0ff3348ab21aa4adafd1d234441cf807c03a00"},
+};
+
+}  // namespace
+
+TEST(Ed448Kat, Rfc8032Section7_4Pure) {
+  for (const char* params_hex : {"06032b6571", "130a65647761726473343438"}) {  // OID 1.3.101.113, "edwards448"
+    SecureBytes params = hex(params_hex);
+    EXPECT_EQ(ec_params_bits(view(params)), 448u);
+    EXPECT_TRUE(ec_params_is_edwards(view(params)));
+    EXPECT_FALSE(ec_params_is_ed25519(view(params)));
+    for (const Ed448Vector& v : kEd448Vectors) {
+      SecureBytes sk = hex(v.sk), pk = hex(v.pk), msg = hex(v.msg), sig = hex(v.sig);
+      EXPECT_EQ(to_hex(view(ec_public_point(view(params), view(sk)))), v.pk);
+      PKey priv = ec_private_key(view(params), view(sk));
+      EXPECT_EQ(priv.signature_size(), 114u);
+      EXPECT_EQ(priv.bits(), 448u);
+      EXPECT_EQ(priv.curve(), Curve::ed448);
+      EXPECT_EQ(to_hex(view(make_signer(priv, mech(CKM_EDDSA))->run(view(msg)))), v.sig);
+      // The spec's Ed448 row: CK_EDDSA_PARAMS with phFlag FALSE and no context is the same pure signature.
+      MechanismParams pure = mech(CKM_EDDSA);
+      pure.eddsa_params = true;
+      EXPECT_EQ(to_hex(view(make_signer(priv, pure)->run(view(msg)))), v.sig);
+      PKey pub = ec_public_key(view(params), view(der_octet_string(view(pk))));
+      EXPECT_EQ(rv_of([&] { make_verifier(pub, mech(CKM_EDDSA))->verify(view(msg), view(sig)); }), CKR_OK);
+      sig[70] ^= 0x10;
+      EXPECT_EQ(rv_of([&] { make_verifier(pub, mech(CKM_EDDSA))->verify(view(msg), view(sig)); }),
+                CKR_SIGNATURE_INVALID);
+      sig.resize(64);
+      EXPECT_EQ(rv_of([&] { make_verifier(pub, mech(CKM_EDDSA))->verify(view(msg), view(sig)); }),
+                CKR_SIGNATURE_LEN_RANGE);
+    }
+  }
+}
+
+// RFC 8032's context ("foo", 7.4) and Ed448ph ("abc", 7.5) variants, and Ed25519ctx/ph: OpenSSL 3.0 cannot make
+// them (it ignores the "instance" and "context-string" parameters of 3.2), so they are refused, never signed
+// as pure EdDSA.
+TEST(Ed448Kat, ContextAndPrehashVariantsAreRefused) {
+  SecureBytes params = hex("06032b6571");
+  PKey priv = ec_private_key(view(params), view(hex(kEd448Vectors[1].sk)));
+  PKey pub = ec_public_key(view(params), view(hex(kEd448Vectors[1].pk)));
+  MechanismParams ctx = mech(CKM_EDDSA);
+  ctx.eddsa_params = true;
+  ctx.eddsa_context = hex("666f6f");
+  EXPECT_EQ(rv_of([&] { make_signer(priv, ctx); }), CKR_MECHANISM_PARAM_INVALID);
+  EXPECT_EQ(rv_of([&] { make_verifier(pub, ctx); }), CKR_MECHANISM_PARAM_INVALID);
+  MechanismParams ph = mech(CKM_EDDSA);
+  ph.eddsa_params = true;
+  ph.eddsa_ph = true;
+  EXPECT_EQ(rv_of([&] { make_signer(priv, ph); }), CKR_MECHANISM_PARAM_INVALID);
+  EXPECT_EQ(rv_of([&] { make_verifier(pub, ph); }), CKR_MECHANISM_PARAM_INVALID);
+  SecureBytes ed25519 = hex("06032b6570");
+  PKey priv25519 = ec_private_key(view(ed25519), view(SecureBytes(32, 7)));
+  MechanismParams pure = mech(CKM_EDDSA);
+  pure.eddsa_params = true;  // phFlag FALSE, no context: Ed25519ctx with an empty context, which RFC 8032 forbids
+  EXPECT_EQ(rv_of([&] { make_signer(priv25519, pure); }), CKR_MECHANISM_PARAM_INVALID);
+  EXPECT_EQ(rv_of([&] { make_signer(priv25519, ph); }), CKR_MECHANISM_PARAM_INVALID);
+}
+
+TEST(Ed448Kat, KeysOfTheWrongSizeOrCurve) {
+  SecureBytes params = hex("06032b6571");
+  EXPECT_EQ(rv_of([&] { ec_private_key(view(params), view(SecureBytes(32, 1))); }), CKR_ATTRIBUTE_VALUE_INVALID);
+  EXPECT_EQ(rv_of([&] { ec_public_key(view(params), view(SecureBytes(32, 1))); }), CKR_ATTRIBUTE_VALUE_INVALID);
+  EcKeyPair kp = generate_ec(view(params));
+  EXPECT_EQ(kp.d.size(), 57u);
+  EXPECT_EQ(kp.point.size(), 57u);
+  EXPECT_EQ(ec_public_point(view(params), view(kp.d)), kp.point);
+  PKey priv = ec_private_key(view(params), view(kp.d));
+  EXPECT_EQ(rv_of([&] { make_signer(priv, mech(CKM_ECDSA)); }), CKR_KEY_TYPE_INCONSISTENT);
+  // CKA_PUBLIC_KEY_INFO: SubjectPublicKeyInfo with id-Ed448 and the 57-byte key (RFC 8410).
+  SecureBytes spki = public_key_info(ec_public_key(view(params), view(kp.point)));
+  EXPECT_EQ(to_hex(view(spki)).substr(0, 24), "3043300506032b6571033a00");
+  EXPECT_EQ(spki.size(), 12u + 57u);
+  // PKCS#8 of an Ed448 key (C_UnwrapKey) gives back the curve and both halves.
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pk(
+      EVP_PKEY_new_raw_private_key(EVP_PKEY_ED448, nullptr, kp.d.data(), kp.d.size()), &EVP_PKEY_free);
+  ASSERT_TRUE(pk);
+  std::unique_ptr<PKCS8_PRIV_KEY_INFO, decltype(&PKCS8_PRIV_KEY_INFO_free)> p8(EVP_PKEY2PKCS8(pk.get()),
+                                                                            &PKCS8_PRIV_KEY_INFO_free);
+  ASSERT_TRUE(p8);
+  unsigned char* der = nullptr;
+  int len = i2d_PKCS8_PRIV_KEY_INFO(p8.get(), &der);
+  ASSERT_GT(len, 0);
+  SecureBytes p8der(der, der + len);
+  OPENSSL_free(der);
+  Pkcs8Key k = parse_pkcs8(view(p8der));
+  EXPECT_EQ(k.ec_params, params);
+  EXPECT_EQ(k.ec_key.d, kp.d);
+  EXPECT_EQ(k.ec_key.point, kp.point);
+}

@@ -376,5 +376,95 @@ TEST_F(ModuleTest, KeptOutputGoesOnlyToTheSameCall) {
   EXPECT_EQ(C_EncryptFinal(s, out.data(), &n), CKR_OPERATION_NOT_INITIALIZED);
 }
 
+// Ed448 through the module (RFC 8032 section 7.4 "1 octet"): import both halves with C_CreateObject, sign to
+// the exact bytes, verify, and refuse the variants OpenSSL 3.0 cannot make (context "foo", Ed448ph).
+TEST_F(ModuleTest, Ed448Rfc8032ThroughTheModule) {
+  CK_SESSION_HANDLE s = open();
+  login_user(s);
+  auto unhex = [](const std::string& h) {
+    std::vector<uint8_t> out;
+    for (size_t i = 0; i + 1 < h.size(); i += 2)
+      out.push_back(static_cast<uint8_t>(std::stoi(h.substr(i, 2), nullptr, 16)));
+    return out;
+  };
+  const std::string pk_hex =
+      "43ba28f430cdff456ae531545f7ecd0ac834a55d9358c0372bfa0c6c6"
+      "798c0866aea01eb00742802b8438ea4cb82169c235160627b4c3a9480";
+  const auto sk = unhex(
+      "c4eab05d357007c632f3dbb48489924d552b08fe0c353a0d4a1f00acd"
+      "a2c463afbea67c5e8d2877c5e3bc397a659949ef8021e954e0a12274e");
+  const auto point = unhex("0439" + pk_hex);
+  const auto want = unhex(
+      "26b8f91727bd62897af15e41eb43c377efb9c610d48f2335cb0bd00878"
+      "10f4352541b143c4b981b7e18f62de8ccdf633fc1bf037ab7cd779805e"
+      "0dbcc0aae1cbcee1afb2e027df36bc04dcecbf154336c19f0af7e0a6"
+      "472905e799f1953d2a0ff3348ab21aa4adafd1d234441cf807c03a00");
+  const std::vector<uint8_t> oid = {0x06, 0x03, 0x2b, 0x65, 0x71}, msg = {0x03};
+  CK_OBJECT_CLASS priv_cls = CKO_PRIVATE_KEY, pub_cls = CKO_PUBLIC_KEY;
+  CK_KEY_TYPE kt = CKK_EC_EDWARDS;
+  CK_BBOOL yes = CK_TRUE;
+  std::vector<CK_ATTRIBUTE> pt = {attr(CKA_CLASS, &priv_cls, sizeof priv_cls), attr(CKA_KEY_TYPE, &kt, sizeof kt),
+                                  attr(CKA_EC_PARAMS, oid.data(), oid.size()), attr(CKA_VALUE, sk.data(), 32),
+                                  attr(CKA_SIGN, &yes, 1), attr(CKA_PRIVATE, &yes, 1)};
+  CK_OBJECT_HANDLE priv = 0, pub = 0;
+  EXPECT_EQ(C_CreateObject(s, pt.data(), pt.size(), &priv), CKR_ATTRIBUTE_VALUE_INVALID);  // Ed448 keys are 57 bytes
+  pt[3] = attr(CKA_VALUE, sk.data(), sk.size());
+  ASSERT_EQ(C_CreateObject(s, pt.data(), pt.size(), &priv), CKR_OK);
+  std::vector<CK_ATTRIBUTE> ut = {attr(CKA_CLASS, &pub_cls, sizeof pub_cls), attr(CKA_KEY_TYPE, &kt, sizeof kt),
+                                  attr(CKA_EC_PARAMS, oid.data(), oid.size()),
+                                  attr(CKA_EC_POINT, point.data(), point.size()), attr(CKA_VERIFY, &yes, 1)};
+  ASSERT_EQ(C_CreateObject(s, ut.data(), ut.size(), &pub), CKR_OK);
+
+  CK_MECHANISM pure{CKM_EDDSA, nullptr, 0};
+  EXPECT_EQ(sign(s, pure, priv, msg), want);
+  CK_EDDSA_PARAMS p{CK_FALSE, 0, nullptr};
+  CK_MECHANISM with_params{CKM_EDDSA, &p, sizeof p};
+  EXPECT_EQ(sign(s, with_params, priv, msg), want);
+  EXPECT_EQ(verify(s, pure, pub, msg, want), CKR_OK);
+  EXPECT_EQ(verify(s, with_params, pub, msg, want), CKR_OK);
+  auto bad = want;
+  bad[3] ^= 0x01;
+  EXPECT_EQ(verify(s, pure, pub, msg, bad), CKR_SIGNATURE_INVALID);
+
+  uint8_t foo[] = {'f', 'o', 'o'};
+  CK_EDDSA_PARAMS ctx{CK_FALSE, sizeof foo, foo};
+  CK_MECHANISM with_ctx{CKM_EDDSA, &ctx, sizeof ctx};
+  EXPECT_EQ(C_SignInit(s, &with_ctx, priv), CKR_MECHANISM_PARAM_INVALID);
+  EXPECT_EQ(C_VerifyInit(s, &with_ctx, pub), CKR_MECHANISM_PARAM_INVALID);
+  CK_EDDSA_PARAMS ph{CK_TRUE, 0, nullptr};
+  CK_MECHANISM prehash{CKM_EDDSA, &ph, sizeof ph};
+  EXPECT_EQ(C_SignInit(s, &prehash, priv), CKR_MECHANISM_PARAM_INVALID);
+  std::vector<uint8_t> long_ctx(256, 1);
+  CK_EDDSA_PARAMS too_long{CK_FALSE, 256, long_ctx.data()};
+  CK_MECHANISM with_long{CKM_EDDSA, &too_long, sizeof too_long};
+  EXPECT_EQ(C_SignInit(s, &with_long, priv), CKR_MECHANISM_PARAM_INVALID);
+  CK_MECHANISM short_param{CKM_EDDSA, &p, sizeof p - 1};
+  EXPECT_EQ(C_SignInit(s, &short_param, priv), CKR_MECHANISM_PARAM_INVALID);
+  // A refused init left nothing behind: the pure form still starts.
+  EXPECT_EQ(sign(s, pure, priv, msg), want);
+
+  CK_MECHANISM_INFO info{};
+  ASSERT_EQ(C_GetMechanismInfo(slot_, CKM_EDDSA, &info), CKR_OK);
+  EXPECT_EQ(info.ulMinKeySize, 255u);
+  EXPECT_EQ(info.ulMaxKeySize, 448u);
+  ASSERT_EQ(C_GetMechanismInfo(slot_, CKM_EC_EDWARDS_KEY_PAIR_GEN, &info), CKR_OK);
+  EXPECT_EQ(info.ulMaxKeySize, 448u);
+  // A generated Ed448 pair: 57-byte point in its OCTET STRING, 114-byte signatures.
+  CK_MECHANISM gen{CKM_EC_EDWARDS_KEY_PAIR_GEN, nullptr, 0};
+  std::vector<CK_ATTRIBUTE> gpt = {attr(CKA_EC_PARAMS, oid.data(), oid.size()), attr(CKA_VERIFY, &yes, 1)};
+  std::vector<CK_ATTRIBUTE> gvt = {attr(CKA_SIGN, &yes, 1), attr(CKA_PRIVATE, &yes, 1)};
+  CK_OBJECT_HANDLE gpub = 0, gpriv = 0;
+  ASSERT_EQ(C_GenerateKeyPair(s, &gen, gpt.data(), gpt.size(), gvt.data(), gvt.size(), &gpub, &gpriv), CKR_OK);
+  auto gsig = sign(s, pure, gpriv, msg);
+  EXPECT_EQ(gsig.size(), 114u);
+  EXPECT_EQ(verify(s, pure, gpub, msg, gsig), CKR_OK);
+  const auto gpoint = get(s, gpub, CKA_EC_POINT);
+  ASSERT_EQ(gpoint.size(), 59u);
+  // CKA_PUBLIC_KEY_INFO: SubjectPublicKeyInfo with id-Ed448 (RFC 8410) around the same 57 bytes.
+  auto spki = unhex("3043300506032b6571033a00");
+  spki.insert(spki.end(), gpoint.begin() + 2, gpoint.end());
+  EXPECT_EQ(get(s, gpub, CKA_PUBLIC_KEY_INFO), spki);
+}
+
 }  // namespace
 }  // namespace keyseal::test
