@@ -46,15 +46,19 @@ for suite in data.get("testsuites", []):
         run += 1
         if t.get("failures"):
             failed.add(name)
-expected = set()
+expected, racy = set(), set()
 for line in open(devfile):
-    line = line.split("#", 1)[0].strip()
-    if line:
-        expected.add(line)
+    name, _, reason = line.partition("#")
+    name = name.strip()
+    if name:
+        expected.add(name)
+        # A deviation that shows only when two processes race ("racy:" in its reason) may pass in a run.
+        if reason.strip().startswith("racy:"):
+            racy.add(name)
 # A --gtest_filter run only judges the deviations it ran.
 ran = {f'{t.get("classname", s["name"])}.{t["name"]}' for s in data.get("testsuites", []) for t in s.get("testsuite", [])}
 expected &= ran
-unexpected, fixed = sorted(failed - expected), sorted(expected - failed)
+unexpected, fixed = sorted(failed - expected), sorted(expected - failed - racy)
 print(f"[ softhsm2 ] run {run}, passed {run - len(failed)}, failed {len(failed)} "
       f"(known deviations {len(failed & expected)}), skipped {skipped}")
 for n in unexpected:

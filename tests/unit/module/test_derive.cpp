@@ -47,7 +47,9 @@ class DeriveTest : public ModuleTest {
     CK_OBJECT_HANDLE h = 0;
     CK_RV rv = C_DeriveKey(s, &m, base, t.data(), t.size(), &h);
     if (rv == CKR_OK && out) *out = get(s, h, CKA_VALUE);
-    if (rv != CKR_OK) EXPECT_EQ(h, CK_INVALID_HANDLE);
+    if (rv != CKR_OK) {
+      EXPECT_EQ(h, CK_INVALID_HANDLE);
+    }
     return rv;
   }
 };
