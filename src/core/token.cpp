@@ -390,6 +390,8 @@ void Token::clear_login_locked() {
 void Token::all_sessions_closed() {
   std::unique_lock g(mu_);
   clear_login_locked();
+  g.unlock();
+  release_gone();
 }
 
 void Token::check_pin(CK_USER_TYPE who, ByteView pin) { verify_pin(who, pin); }
@@ -400,6 +402,8 @@ void Token::logout() {
   // Drops decrypted secret components; section 5.6.10: handles to private objects become invalid (also after
   // a new login), and private session objects are destroyed.
   clear_login_locked();
+  g.unlock();
+  release_gone();
 }
 
 void Token::init_pin(ByteView pin) {
@@ -464,7 +468,9 @@ void Token::reinitialize(ByteView so_pin, ByteView label32) {
   row_handles_.clear();
   drop_session_objects_locked([](const Object&) { return true; });
   clear_login_locked();
-  for (const AttributeMap& attrs : old_objects) release_key(attrs);
+  for (AttributeMap& attrs : old_objects) gone_.push_back(std::move(attrs));
+  g.unlock();
+  release_gone();
   log::info("re-initialised token in slot " + std::to_string(slot_));
 }
 

@@ -88,10 +88,12 @@ class Token {
   CK_OBJECT_HANDLE handle_for_row_locked(int64_t row, bool is_private);
   void make_profiles();
   void forget_private_locked();  // C_Logout: private handles die, private session objects are destroyed
-  // Session objects for which `which` holds leave the token; the backend frees what it kept for each.
+  // Session objects for which `which` holds leave the token; what the backend kept for each is freed by the
+  // next release_gone().
   void drop_session_objects_locked(const std::function<bool(const Object&)>& which);
-  // After an object left the token: the backend's destroy_key, a failure logged (the object stays gone).
-  void release_key(const AttributeMap& attrs) noexcept;
+  // Outside mu_: the backend's destroy_key for every object that left the token (gone_), a failure logged
+  // (the object stays gone). A backend call may be a TPM round trip: no token lock is held across it.
+  void release_gone() noexcept;
   uint32_t failures(CK_USER_TYPE who);
   void set_failures(CK_USER_TYPE who, uint32_t n);
   uint32_t pin_limit();  // the token's own limit (meta), never the caller's configuration
@@ -138,6 +140,7 @@ class Token {
   std::unordered_map<int64_t, CK_OBJECT_HANDLE> row_handles_;
   std::unordered_map<CK_OBJECT_HANDLE, ObjectPtr> loaded_;  // token objects decoded so far
   std::map<CK_OBJECT_HANDLE, ObjectPtr> session_objects_;
+  std::vector<AttributeMap> gone_;  // objects that left the token, for release_gone()
 };
 
 }  // namespace keyseal::core

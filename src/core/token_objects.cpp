@@ -82,21 +82,28 @@ void Token::make_profiles() {
   }
 }
 
-void Token::release_key(const AttributeMap& attrs) noexcept {
-  try {
-    backend_->destroy_key(attrs);
-  } catch (const Error& e) {
-    log::warn("token in slot " + std::to_string(slot_) + ": the object is gone but the " +
-              std::string(backend_->kind()) + " backend could not free its key: " + e.detail);
-  } catch (const std::exception& e) {
-    log::warn("token in slot " + std::to_string(slot_) + ": freeing a destroyed object's key: " + e.what());
+void Token::release_gone() noexcept {
+  std::vector<AttributeMap> gone;
+  {
+    std::unique_lock g(mu_);
+    gone.swap(gone_);
+  }
+  for (const AttributeMap& attrs : gone) {
+    try {
+      backend_->destroy_key(attrs);
+    } catch (const Error& e) {
+      log::warn("token in slot " + std::to_string(slot_) + ": the object is gone but the " +
+                std::string(backend_->kind()) + " backend could not free its key: " + e.detail);
+    } catch (const std::exception& e) {
+      log::warn("token in slot " + std::to_string(slot_) + ": freeing a destroyed object's key: " + e.what());
+    }
   }
 }
 
 void Token::drop_session_objects_locked(const std::function<bool(const Object&)>& which) {
   for (auto it = session_objects_.begin(); it != session_objects_.end();) {
     if (which(*it->second)) {
-      release_key(it->second->attrs);
+      gone_.push_back(it->second->attrs);
       it = session_objects_.erase(it);
     } else {
       ++it;
@@ -256,14 +263,15 @@ void Token::destroy_object(const Object& obj) {
   std::unique_lock g(mu_);
   if (obj.row_id == 0) {
     require(session_objects_.erase(obj.handle) != 0, CKR_OBJECT_HANDLE_INVALID, "object was destroyed");
-    release_key(obj.attrs);
-    return;
+  } else {
+    db_->delete_object(obj.row_id);
+    loaded_.erase(obj.handle);
+    token_handles_.erase(obj.handle);  // the handle is retired, never reused
+    row_handles_.erase(obj.row_id);
   }
-  db_->delete_object(obj.row_id);
-  loaded_.erase(obj.handle);
-  token_handles_.erase(obj.handle);  // the handle is retired, never reused
-  row_handles_.erase(obj.row_id);
-  release_key(obj.attrs);
+  gone_.push_back(obj.attrs);
+  g.unlock();
+  release_gone();
 }
 
 std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl, bool user) {
@@ -312,11 +320,15 @@ std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl, bool user) {
 void Token::drop_session_objects(CK_SESSION_HANDLE owner) {
   std::unique_lock g(mu_);
   drop_session_objects_locked([&](const Object& o) { return o.owner == owner; });
+  g.unlock();
+  release_gone();
 }
 
 void Token::drop_all_session_objects() {
   std::unique_lock g(mu_);
   drop_session_objects_locked([](const Object&) { return true; });
+  g.unlock();
+  release_gone();
 }
 
 }  // namespace keyseal::core

@@ -45,17 +45,17 @@ SecureBytes hkdf_sha256(ByteView ikm, ByteView salt, ByteView info, size_t out_l
 
 namespace {
 
-// The provider's name of a PKCS#11 digest mechanism (a mutable buffer: OSSL_PARAM takes char*).
-std::string digest_name(CK_MECHANISM_TYPE hash) {
+// The digest of a KDF's PRF (the module's fetched SHA-1/SHA-2, libctx.cpp): anything else is a bad parameter
+// of the mechanism, not an unknown mechanism.
+const EVP_MD* kdf_md(CK_MECHANISM_TYPE hash) {
   switch (hash) {
-    case CKM_SHA_1: return "SHA1";
-    case CKM_SHA224: return "SHA2-224";
-    case CKM_SHA256: return "SHA2-256";
-    case CKM_SHA384: return "SHA2-384";
-    case CKM_SHA512: return "SHA2-512";
+    case CKM_SHA_1: case CKM_SHA224: case CKM_SHA256: case CKM_SHA384: case CKM_SHA512: return md_for(hash);
     default: fail(CKR_MECHANISM_PARAM_INVALID, "unsupported hash for a KDF");
   }
 }
+
+// The provider's name of that digest (a mutable buffer: OSSL_PARAM takes char*).
+std::string digest_name(CK_MECHANISM_TYPE hash) { return EVP_MD_get0_name(kdf_md(hash)); }
 
 uint8_t* param_ptr(ByteView v) {
   static const uint8_t empty = 0;
@@ -64,16 +64,7 @@ uint8_t* param_ptr(ByteView v) {
 
 }  // namespace
 
-size_t hash_length(CK_MECHANISM_TYPE hash) {
-  switch (hash) {
-    case CKM_SHA_1: return 20;
-    case CKM_SHA224: return 28;
-    case CKM_SHA256: return 32;
-    case CKM_SHA384: return 48;
-    case CKM_SHA512: return 64;
-    default: fail(CKR_MECHANISM_PARAM_INVALID, "unsupported hash for a KDF");
-  }
-}
+size_t hash_length(CK_MECHANISM_TYPE hash) { return static_cast<size_t>(EVP_MD_get_size(kdf_md(hash))); }
 
 SecureBytes hkdf(CK_MECHANISM_TYPE hash, HkdfMode mode, ByteView key, ByteView salt, ByteView info, size_t out_len) {
   const size_t hlen = hash_length(hash);
