@@ -58,6 +58,19 @@ struct Credential {
 };
 Credential make_credential(const Bytes& ek_public, const Bytes& ak_name, const Bytes& secret);
 
+// What `keyseal attest-ak` shows a CA before enrolment: the AK and the EK it was made under.
+struct AkInfo {
+  Bytes ak_public;                     // marshalled TPMT_PUBLIC
+  Bytes ek_public;                     // marshalled TPMT_PUBLIC
+  std::vector<Bytes> ek_certificates;  // DER
+  std::vector<Bytes> ak_certificates;  // DER, when an AK certificate was stored after enrolment
+  std::string tpm_manufacturer, tpm_model, tpm_firmware;
+};
+std::string to_json(const AkInfo& a);        // adds "ak_name" (hex) for the reader's convenience
+AkInfo ak_info_from_json(std::string_view text);
+std::string to_json(const Credential& c);    // {"credential_blob": hex, "encrypted_secret": hex}
+Credential credential_from_json(std::string_view text);
+
 // The TPM name of a marshalled TPMT_PUBLIC: nameAlg (2 bytes) || H_nameAlg(public).
 Bytes name_of(const Bytes& tpmt_public);
 
