@@ -18,7 +18,10 @@ Backends make_backends(const core::Config& config) {
   if (!tpm::tpm_expected(config.tcti)) {
     why = "no TPM: no /dev/tpmrm0 or /dev/tpm0 and no tcti configured";
   } else {
-    std::shared_ptr<core::Backend> tpm = tpm::connect_backend(tpm::Options{config.tcti, config.tpm_pcrs}, why);
+    std::shared_ptr<core::Backend> tpm = tpm::connect_backend(
+        tpm::Options{config.tcti, config.tpm_pcrs,
+                     config.store_dir.empty() ? std::filesystem::path() : config.store_dir / "tpm-ak"},
+        why);
     if (tpm && config.backend == "soft") out.push_back(tpm);
     else if (tpm) out.insert(out.begin(), tpm);
     else why = "no TPM: " + why;
