@@ -113,5 +113,40 @@ TEST_F(TpmRecordAttack, SensitiveAesKeyReplacedByAKnownOneIsRefused) {
   EXPECT_TRUE(reopen_and_find("aes").empty());
 }
 
+// A key's CKA_UNWRAP_TEMPLATE (issue 13) loosened in the file to the empty template, which would let keys it
+// unwraps be made extractable: the record's tag no longer verifies, so the key is not offered at all.
+TEST_F(TpmRecordAttack, AnUnwrapTemplateLoosenedInTheFileIsRefused) {
+  MechanismParams m;
+  m.type = CKM_AES_KEY_GEN;
+  core::AttributeMap aes;
+  core::set_ulong(aes, CKA_CLASS, CKO_SECRET_KEY);
+  core::set_ulong(aes, CKA_KEY_TYPE, CKK_AES);
+  core::set_ulong(aes, CKA_VALUE_LEN, 32);
+  core::set_bool(aes, CKA_UNWRAP, true);
+  core::AttributeTemplate nested;
+  nested.emplace_back(CKA_EXTRACTABLE, SecureBytes{CK_FALSE});
+  core::set_bytes(aes, CKA_UNWRAP_TEMPLATE, view(core::encode_template_value(nested)));
+  backend_->generate_key(m, aes);
+  store(aes, "unwrapper");
+  ASSERT_EQ(reopen_and_find("unwrapper").size(), 1u) << "untouched, the key is there";
+  overwrite("unwrapper", {{CKA_UNWRAP_TEMPLATE, false, SecureBytes()}});
+  EXPECT_TRUE(reopen_and_find("unwrapper").empty());
+}
+
+// The creation hash and ticket that TPM2_CertifyCreation uses (issue 14) swapped for another key's: refused like
+// any other edit, so an attestation never speaks for a record someone rewrote.
+TEST_F(TpmRecordAttack, CreationEvidenceOfAnotherKeyIsRefused) {
+  KeyPair victim = gen_ec(*backend_, crypto::Curve::p256);
+  KeyPair other = gen_ec(*backend_, crypto::Curve::p256);
+  store(victim.priv, "victim");
+  std::vector<store::StoredAttribute> swap;
+  for (CK_ATTRIBUTE_TYPE t : {core::backend_attr(4), core::backend_attr(5)}) {
+    ASSERT_TRUE(other.priv.count(t)) << "generated keys keep their creation evidence";
+    swap.push_back({t, false, other.priv.at(t)});
+  }
+  overwrite("victim", swap);
+  EXPECT_TRUE(reopen_and_find("victim").empty());
+}
+
 }  // namespace
 }  // namespace keyseal::tpm::testing
