@@ -202,21 +202,26 @@ void SoftBackend::import_key(AttributeMap& key) {
   const CK_OBJECT_CLASS cls = core::get_ulong(key, CKA_CLASS).value_or(CK_UNAVAILABLE_INFORMATION);
   const CK_KEY_TYPE kt = core::get_ulong(key, CKA_KEY_TYPE).value_or(CK_UNAVAILABLE_INFORMATION);
   try {
+    crypto::PKey pk;  // the key as loaded, to fill an empty CKA_PUBLIC_KEY_INFO from
     if (cls == CKO_PUBLIC_KEY && (kt == CKK_EC || kt == CKK_EC_EDWARDS)) {
       // Store the point in its DER OCTET STRING form whichever form the caller gave.
       const ByteView params = attr(key, CKA_EC_PARAMS);
       SecureBytes raw = crypto::unwrap_ec_point(params, attr(key, CKA_EC_POINT));
-      (void)crypto::ec_public_key(params, view(raw));
+      pk = crypto::ec_public_key(params, view(raw));
       core::set_bytes(key, CKA_EC_POINT, view(crypto::der_octet_string(view(raw))));
     } else if (cls == CKO_PUBLIC_KEY && kt == CKK_RSA) {
-      (void)crypto::rsa_public_key(attr(key, CKA_MODULUS), attr(key, CKA_PUBLIC_EXPONENT));
+      pk = crypto::rsa_public_key(attr(key, CKA_MODULUS), attr(key, CKA_PUBLIC_EXPONENT));
     } else if (cls == CKO_PRIVATE_KEY && kt == CKK_RSA) {
-      (void)crypto::rsa_private_key(attr(key, CKA_MODULUS), attr(key, CKA_PUBLIC_EXPONENT),
-                                    attr(key, CKA_PRIVATE_EXPONENT), attr(key, CKA_PRIME_1), attr(key, CKA_PRIME_2),
-                                    attr(key, CKA_EXPONENT_1), attr(key, CKA_EXPONENT_2), attr(key, CKA_COEFFICIENT));
+      pk = crypto::rsa_private_key(attr(key, CKA_MODULUS), attr(key, CKA_PUBLIC_EXPONENT),
+                                   attr(key, CKA_PRIVATE_EXPONENT), attr(key, CKA_PRIME_1), attr(key, CKA_PRIME_2),
+                                   attr(key, CKA_EXPONENT_1), attr(key, CKA_EXPONENT_2), attr(key, CKA_COEFFICIENT));
     } else if (cls == CKO_PRIVATE_KEY && (kt == CKK_EC || kt == CKK_EC_EDWARDS)) {
-      (void)crypto::ec_private_key(attr(key, CKA_EC_PARAMS), attr(key, CKA_VALUE));
+      pk = crypto::ec_private_key(attr(key, CKA_EC_PARAMS), attr(key, CKA_VALUE));
     }
+    // "MAY be empty" for a key from outside (PKCS#11 3.0 sections 4.8, 4.9), but consumers such as
+    // pkcs11-provider read the public key from it: fill it as for generated keys.
+    if (pk && attr(key, CKA_PUBLIC_KEY_INFO).empty())
+      core::set_bytes(key, CKA_PUBLIC_KEY_INFO, view(crypto::public_key_info(pk)));
   } catch (const Error& e) {
     if (e.rv == CKR_CURVE_NOT_SUPPORTED) throw;
     fail(CKR_ATTRIBUTE_VALUE_INVALID, "key values are not a valid key: " + e.detail);

@@ -414,6 +414,11 @@ TEST_F(ModuleTest, Ed448Rfc8032ThroughTheModule) {
                                   attr(CKA_EC_PARAMS, oid.data(), oid.size()),
                                   attr(CKA_EC_POINT, point.data(), point.size()), attr(CKA_VERIFY, &yes, 1)};
   ASSERT_EQ(C_CreateObject(s, ut.data(), ut.size(), &pub), CKR_OK);
+  // Imported keys get CKA_PUBLIC_KEY_INFO filled like generated ones (pkcs11-provider reads it): the RFC 8032
+  // public key in an RFC 8410 SubjectPublicKeyInfo, on the public key and on the private key derived from it.
+  const auto imported_spki = unhex("3043300506032b6571033a00" + pk_hex);
+  EXPECT_EQ(get(s, pub, CKA_PUBLIC_KEY_INFO), imported_spki);
+  EXPECT_EQ(get(s, priv, CKA_PUBLIC_KEY_INFO), imported_spki);
 
   CK_MECHANISM pure{CKM_EDDSA, nullptr, 0};
   EXPECT_EQ(sign(s, pure, priv, msg), want);
