@@ -40,7 +40,8 @@ POLICY=$POLICY_DIR/keyseal-interop-$(basename "$W").json
 trap 'rc=$?; set +e; rm -f "$POLICY"; (exit $rc); ix_cleanup' EXIT
 
 step_policy() {
-  mkdir -p "$POLICY_DIR"
+  mkdir -p "$POLICY_DIR" && [[ -w "$POLICY_DIR" ]] ||
+    { echo "cannot write $POLICY_DIR, where Chromium reads managed policies (run the test as root)" >&2; return 1; }
   cat > "$POLICY" <<'JSON'
 { "AutoSelectCertificateForUrls":
     ["{\"pattern\": \"https://localhost:*\", \"filter\": {\"ISSUER\": {\"CN\": \"keyseal test CA\"}}}"] }

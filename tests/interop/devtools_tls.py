@@ -28,7 +28,7 @@ import time
 import urllib.request
 import zlib
 
-# Chromium's title for its NSS password dialog (its title in English).
+# The title of Chromium's NSS password dialog in English (chromium.sh starts it with --lang=en-US).
 DIALOG_TITLE = os.environ.get("IX_CHROMIUM_DIALOG", "Unlock Security Device")
 
 
@@ -124,6 +124,7 @@ class DevTools:
         self.ws = WebSocket(pages[0]["webSocketDebuggerUrl"], timeout)
         self.next_id = 1
         self.events = []
+        self.replies = {}  # id -> answer, for commands sent without waiting (send)
 
     def send(self, method, params=None):
         mid = self.next_id
@@ -139,20 +140,23 @@ class DevTools:
                 if "error" in msg:
                     raise RuntimeError(f"DevTools: {msg['error']}")
                 return msg.get("result", {})
-            if "method" in msg:
-                self.events.append(msg)
+            self._keep(msg)
 
     def call(self, method, params=None, timeout=60):
         return self.wait(self.send(method, params), timeout)
 
-    def poll_events(self, seconds):
-        """Events that arrive within SECONDS (appended to self.events)."""
+    def _keep(self, msg):
+        if "method" in msg:
+            self.events.append(msg)
+        elif "id" in msg:
+            self.replies[msg["id"]] = msg
+
+    def poll(self, seconds):
+        """Keeps the events and answers that arrive within SECONDS."""
         self.ws.sock.settimeout(seconds)
         try:
             while True:
-                msg = json.loads(self.ws.recv())
-                if "method" in msg:
-                    self.events.append(msg)
+                self._keep(json.loads(self.ws.recv()))
         except socket.timeout:
             pass
 
@@ -164,7 +168,7 @@ def xdotool(*args):
 
 def visible_dialogs():
     rc, out = xdotool("search", "--onlyvisible", "--name", "^" + DIALOG_TITLE + "$")
-    return [w for w in out.split()] if rc == 0 else []
+    return out.split() if rc == 0 else []
 
 
 def all_window_names():
@@ -236,15 +240,15 @@ PAGE_STATE = ("JSON.stringify({ready: document.readyState, url: document.locatio
 
 
 def main():
-    port, answers, url, shot, report_path, fb = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], \
-        sys.argv[6]
+    port, answers, url, shot, report_path, fb = sys.argv[1:7]
     answers = answers.split(",") if answers else []
-    d = DevTools(port)
+    d = DevTools(int(port))
     d.call("Page.enable")
     report = {"url": url, "prompts": 0, "dialogs": [], "windows_seen": []}
-    d.send("Page.navigate", {"url": url})
+    nav = d.send("Page.navigate", {"url": url})
     # Page.navigate answers only once the navigation commits, which waits for the TLS handshake and so for the
-    # PIN dialog: watch the X server meanwhile, then for the page to finish loading.
+    # PIN dialog: watch the X server meanwhile, then (the page's renderer answers nothing before the commit)
+    # for the page to finish loading.
     state = {}
     deadline = time.time() + 120
     answered = set()
@@ -263,7 +267,10 @@ def main():
         for name in all_window_names():
             if name not in report["windows_seen"]:
                 report["windows_seen"].append(name)
-        d.poll_events(0.5)
+        d.poll(0.5)
+        if nav not in d.replies:
+            continue
+        report["navigate"] = d.replies[nav].get("result", d.replies[nav].get("error"))
         try:
             state = json.loads(d.call("Runtime.evaluate", {"expression": PAGE_STATE, "returnByValue": True},
                                       timeout=5)["result"]["value"])
