@@ -9,7 +9,7 @@ build_pkgs=(build-essential cmake pkg-config libssl-dev libsqlite3-dev libargon2
 test_pkgs=(swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools softhsm2 python3-cryptography-vectors clang libclang-rt-14-dev xxd util-linux)
 # The interop scenarios (tests/interop/): the consumers themselves.
 test_pkgs+=(gnutls-bin libengine-pkcs11-openssl openssh-server openssh-client libnss3-tools p11-kit p11-kit-modules
-           default-jdk-headless opensc curl python3 firefox-esr chromium xvfb xdotool)
+           default-jdk-headless opensc curl python3 firefox-esr chromium xvfb xauth xdotool)
 pkgs=("${build_pkgs[@]}")
 [[ "${1:-build}" == test ]] && pkgs+=("${test_pkgs[@]}")
 missing=()
