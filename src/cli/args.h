@@ -17,6 +17,8 @@ enum class Command { none, init, list, status,
   import_key, export_key, import_cert,  // import, export, import-cert (cmd_import.cpp, cmd_export.cpp)
   fingerprint, recover,                 // fingerprint, recover (cmd_fingerprint.cpp, cmd_recover.cpp)
   bind_tpm,                             // bind-tpm (cmd_bind_tpm.cpp)
+  verify_attestation, make_credential,  // attestation verifier side, Linux only (cmd_verify_attestation.cpp,
+                                        // cmd_make_credential.cpp)
 };
 
 struct Options {
@@ -38,6 +40,13 @@ struct Options {
   std::optional<std::string> pcrs;           // init --pcrs LIST (new TPM tokens, e.g. sha256:0,7)
   bool recovery_code = false;                // init/bind-tpm --recovery-code (soft tokens)
   bool bind_tpm = false;                     // init --bind-tpm (soft tokens)
+  // verify-attestation, make-credential (attestation, issue 14)
+  std::vector<std::string> roots;              // verify-attestation --roots FILE (repeatable; PEM, several certs)
+  std::optional<std::vector<uint8_t>> nonce;   // verify-attestation --nonce HEX (at most 64 bytes)
+  std::optional<std::string> format;           // verify-attestation --format json|tpm
+  std::optional<std::string> ak;               // make-credential --ak AK.json
+  std::optional<std::string> ek_cert;          // make-credential --ek-cert CERT.pem
+  std::optional<std::vector<uint8_t>> secret;  // make-credential --secret HEX
 };
 
 // Parses argv[1..]. Accepts "--opt VALUE" and "--opt=VALUE", options before or after the command.

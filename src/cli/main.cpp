@@ -31,6 +31,13 @@ int main(int argc, char** argv) {
       case Command::fingerprint: return run_fingerprint(o, std::cout);
       case Command::recover: return run_recover(o, std::cout);
       case Command::bind_tpm: return run_bind_tpm(o, std::cout);
+#ifdef KEYSEAL_HAVE_ATTEST
+      case Command::verify_attestation: return run_verify_attestation(o, std::cout);
+      case Command::make_credential: return run_make_credential(o, std::cout);
+#else
+      case Command::verify_attestation:
+      case Command::make_credential: throw Failure(std::string(command_name(o.command)) + " needs the Linux build");
+#endif
       default: throw UsageError("no command given");
     }
   } catch (const UsageError& e) {
