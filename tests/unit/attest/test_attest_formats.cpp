@@ -231,7 +231,7 @@ TEST(AttestJson, MalformedJsonIsRefused) {
   const std::string good = to_json(sample());
   const std::string bad[] = {
       good + "x", good + "{}", good.substr(0, good.size() - 3), "", "[]", "null", "{\"version\":1,\"version\":1}",
-      "{\"version\":01}", "{\"version\":1,}", "{'version':1}", "{\"version\":-}", "{\"version\":1.}",
+      "{\"version\":01}", "{\"version\":1e999}", "{\"version\":1,}", "{'version':1}", "{\"version\":-}", "{\"version\":1.}",
       "{\"tpm_model\":\"\\ud800\"}", "{\"tpm_model\":\"\\x\"}", "{\"tpm_model\":\"a\nb\"}", "{\"a\" 1}",
       std::string(100, '[') + std::string(100, ']'),
   };

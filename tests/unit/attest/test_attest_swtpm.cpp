@@ -22,6 +22,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <sys/wait.h>
@@ -220,8 +221,9 @@ class Tpm {
     return a;
   }
 
-  // TPM2_ActivateCredential with the AK and EK loaded; nullopt when the TPM refuses.
-  std::optional<Bytes> activate(ESYS_TR ak, ESYS_TR ek, const Credential& c) {
+  // TPM2_ActivateCredential with the AK and EK loaded; nullopt when the TPM refuses. An EK of a default template
+  // takes the PolicySecret session; swtpm's persistent P-384 EK (userWithAuth) the empty password.
+  std::optional<Bytes> activate(ESYS_TR ak, ESYS_TR ek, const Credential& c, bool ek_policy = true) {
     TPM2B_ID_OBJECT blob{};
     TPM2B_ENCRYPTED_SECRET secret{};
     size_t off = 0;
@@ -233,13 +235,27 @@ class Tpm {
         off != c.encrypted_secret.size())
       return std::nullopt;
     TPM2B_DIGEST* out = nullptr;
-    const TSS2_RC rc = with_ek_session([&](ESYS_TR s) {
-      return Esys_ActivateCredential(ctx_, ak, ek, ESYS_TR_PASSWORD, s, ESYS_TR_NONE, &blob, &secret, &out);
-    });
+    const TSS2_RC rc =
+        ek_policy ? with_ek_session([&](ESYS_TR s) {
+          return Esys_ActivateCredential(ctx_, ak, ek, ESYS_TR_PASSWORD, s, ESYS_TR_NONE, &blob, &secret, &out);
+        })
+                  : Esys_ActivateCredential(ctx_, ak, ek, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD, ESYS_TR_NONE, &blob,
+                                            &secret, &out);
     if (rc != TSS2_RC_SUCCESS) return std::nullopt;
     Bytes got(out->buffer, out->buffer + out->size);
     Esys_Free(out);
     return got;
+  }
+
+  Bytes read_public(TPM2_HANDLE handle) {
+    ESYS_TR h = ESYS_TR_NONE;
+    CHECK_RC(Esys_TR_FromTPMPublic(ctx_, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &h));
+    TPM2B_PUBLIC* p = nullptr;
+    CHECK_RC(Esys_ReadPublic(ctx_, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &p, nullptr, nullptr));
+    const Bytes out = pub_bytes(*p);
+    Esys_Free(p);
+    Esys_TR_Close(ctx_, &h);
+    return out;
   }
 
   Bytes nv_read(TPM2_HANDLE index) {
@@ -299,8 +315,8 @@ class TestCa {
   }
   Bytes root() const { return der(cert_.get()); }
   // A certificate for `subject` (with EKU 2.23.133.8.3 when `ak_eku`).
-  Bytes issue(EVP_PKEY* subject, bool ak_eku) const {
-    detail::Cert c(make(subject, "", false, ak_eku));
+  Bytes issue(EVP_PKEY* subject, bool ak_eku, const std::function<void(X509*)>& extra = {}) const {
+    detail::Cert c(make(subject, "", false, ak_eku, extra));
     return der(c.get());
   }
 
@@ -312,7 +328,8 @@ class TestCa {
     OPENSSL_free(d);
     return out;
   }
-  X509* make(EVP_PKEY* subject, const std::string& cn, bool ca, bool ak_eku) const {
+  X509* make(EVP_PKEY* subject, const std::string& cn, bool ca, bool ak_eku,
+             const std::function<void(X509*)>& extra = {}) const {
     X509* c = X509_new();
     X509_set_version(c, 2);
     static long serial = 1;
@@ -336,6 +353,7 @@ class TestCa {
     ext(NID_key_usage, ca ? "critical,keyCertSign" : "critical,digitalSignature");
     if (!ca) ext(NID_subject_alt_name, "DNS:ak.invalid");
     if (ak_eku) ext(NID_ext_key_usage, "2.23.133.8.3");
+    if (extra) extra(c);
     X509_sign(c, key_.get(), EVP_sha256());
     return c;
   }
@@ -351,7 +369,7 @@ const Bytes kNonce = {0x6b, 0x65, 0x79, 0x73, 0x65, 0x61, 0x6c, 0x01, 0x02, 0x03
 struct World {
   Tpm a{true}, b{true};
   Blob ak_blob, key_blob;
-  Bytes ek_pub, ek_ecc_pub, ak_pub, ak_b_pub, ak_rsa_pub, key_pub, key2_pub, dup_pub, ext_pub;
+  Bytes ek_pub, ek_p384_pub, ak_pub, ak_b_pub, ak_rsa_pub, key_pub, key2_pub, dup_pub, ext_pub;
   Attest key_certify, key_creation, key2_creation, dup_certify, ext_certify, ak_self_certify, self_signed_certify,
       rsa_certify;
   std::vector<Bytes> ek_certs, roots_a, roots_b;
@@ -422,7 +440,10 @@ struct World {
     a.flush(akr);
     a.flush(ek);
 
-    ek_certs = {a.nv_read(0x01c00002)};
+    // swtpm_setup's EKs: RSA 2048 (template L-1, certificate at 0x01c00002) and ECC P-384 (persistent at
+    // 0x81010016, certificate at 0x01c00016).
+    ek_certs = {a.nv_read(0x01c00002), a.nv_read(0x01c00016)};
+    ek_p384_pub = a.read_public(0x81010016);
     roots_a = pem_certs(a.swtpm().ek_ca_pem());
     roots_b = pem_certs(b.swtpm().ek_ca_pem());
 
@@ -464,6 +485,23 @@ struct World {
     }
     a.flush(ak);
     a.flush(ek);
+    return got;
+  }
+  // The same with swtpm's persistent P-384 EK (SHA-384 name algorithm, AES-256-CFB).
+  std::optional<Bytes> activate_p384(const Credential& c) {
+    Bytes pub;
+    ESYS_TR ek = a.create_ek(TPM2_ALG_RSA, &pub);
+    ESYS_TR ak = a.load(ek, ak_blob);
+    a.flush(ek);
+    ESYS_TR p384 = ESYS_TR_NONE;
+    CHECK_RC(Esys_TR_FromTPMPublic(a.ctx(), 0x81010016, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &p384));
+    std::optional<Bytes> got;
+    try {
+      got = a.activate(ak, p384, c, false);
+    } catch (...) {
+    }
+    Esys_TR_Close(a.ctx(), &p384);
+    a.flush(ak);
     return got;
   }
   Bytes ek_public(TPMI_ALG_PUBLIC type) {
@@ -822,6 +860,61 @@ TEST_F(AttestSwtpm, EkCertificateKeyIsTheDefaultTemplateEk) {
   detail::Cert c = detail::parse_cert(world_->ek_certs.at(0));
   ASSERT_TRUE(c);
   EXPECT_TRUE(detail::same_key(c.get(), detail::parse_public(world_->ek_pub, "ek")));
+}
+
+TEST_F(AttestSwtpm, MakeCredentialP384EkActivates) {
+  const Bytes secret(48, 0xa5);  // up to the SHA-384 digest size
+  EXPECT_EQ(world_->activate_p384(make_credential(world_->ek_p384_pub, name_of(world_->ak_pub), secret)), secret);
+  EXPECT_FALSE(world_->activate_p384(make_credential(world_->ek_p384_pub, name_of(world_->key_pub), secret)));
+  EXPECT_THROW(make_credential(world_->ek_p384_pub, name_of(world_->ak_pub), Bytes(49, 1)), std::invalid_argument);
+}
+
+TEST_F(AttestSwtpm, EccEkWithItsCertificatePassesEveryCheck) {
+  Evidence e = world_->good();
+  e.ek_public = world_->ek_p384_pub;  // the second EK certificate (ECC) is the one that matches
+  VerifyOptions o = world_->options(false);
+  o.activate = [](const Credential& c) { return world_->activate_p384(c); };
+  const Report r = verify(e, o);
+  EXPECT_TRUE(r.ok()) << describe(r);
+  // Activation through the RSA EK cannot open a credential made for the P-384 EK.
+  expect_fails(verify(e, world_->options()), "ak_bound_to_ek");
+}
+
+// EK certificates carry TPM-specific extensions; the TCG profile's subjectDirectoryAttributes may be critical,
+// and OpenSSL does not process it. Such a certificate still chains; another unknown critical extension does not.
+TEST_F(AttestSwtpm, CriticalTpmExtensionsOfEkCertificates) {
+  const detail::Cert real = detail::parse_cert(world_->ek_certs.at(0));
+  const int at = X509_get_ext_by_NID(real.get(), NID_subject_directory_attributes, -1);
+  ASSERT_GE(at, 0) << "swtpm's EK certificate has subjectDirectoryAttributes";
+  const detail::Pkey ek_key = detail::key_of(detail::parse_public(world_->ek_pub, "ek"));
+  auto sda_critical = [&](X509* c) {
+    X509_EXTENSION* e = X509_EXTENSION_dup(X509_get_ext(real.get(), at));
+    X509_EXTENSION_set_critical(e, 1);
+    X509_add_ext(c, e, -1);
+    X509_EXTENSION_free(e);
+  };
+  auto unknown_critical = [&](X509* c) {
+    ASN1_OBJECT* oid = OBJ_txt2obj("1.3.6.1.4.1.55555.1", 1);
+    ASN1_OCTET_STRING* v = ASN1_OCTET_STRING_new();
+    const unsigned char null[] = {0x05, 0x00};
+    ASN1_OCTET_STRING_set(v, null, sizeof null);
+    X509_EXTENSION* e = X509_EXTENSION_create_by_OBJ(nullptr, oid, 1, v);
+    X509_add_ext(c, e, -1);
+    X509_EXTENSION_free(e);
+    ASN1_OCTET_STRING_free(v);
+    ASN1_OBJECT_free(oid);
+  };
+  Evidence e = world_->good();
+  VerifyOptions o = world_->options(false);
+  o.roots = {world_->ca.root()};
+  e.ek_certificates = {world_->ca.issue(ek_key.get(), false, sda_critical)};
+  Report r = verify(e, o);
+  expect_passes(r, "ek_certificate_chain");
+  expect_passes(r, "ek_certificate_matches");
+  e.ek_certificates = {world_->ca.issue(ek_key.get(), false, unknown_critical)};
+  r = verify(e, o);
+  expect_fails(r, "ek_certificate_chain");
+  EXPECT_NE(r.find("ek_certificate_chain")->detail.find("critical"), std::string::npos) << describe(r);
 }
 
 // ---- the CLI commands on files, as a CA runs them ----
