@@ -74,6 +74,10 @@ Credential credential_from_json(std::string_view text);
 // The TPM name of a marshalled TPMT_PUBLIC: nameAlg (2 bytes) || H_nameAlg(public).
 Bytes name_of(const Bytes& tpmt_public);
 
+// True when the DER certificate's public key is the key of the marshalled TPMT_PUBLIC (an EK certificate and
+// ek_public, an AK certificate and ak_public); false when either does not parse.
+bool certificate_holds_key(const Bytes& certificate, const Bytes& tpmt_public);
+
 struct Check {
   std::string name;    // stable identifier (see verify())
   bool ok = false;

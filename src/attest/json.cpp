@@ -145,7 +145,11 @@ class Reader {
       if (i_ < t_.size() && (t_[i_] == '+' || t_[i_] == '-')) ++i_;
       if (digits() == 0) fail("bad number");
     }
-    return std::stod(std::string(t_.substr(start, i_ - start)));
+    try {
+      return std::stod(std::string(t_.substr(start, i_ - start)));
+    } catch (const std::out_of_range&) {
+      fail("number out of range");
+    }
   }
 
   unsigned hex4() {

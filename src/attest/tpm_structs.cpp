@@ -301,4 +301,14 @@ Bytes name_of(const Bytes& tpmt_public) {
   return name;
 }
 
+bool certificate_holds_key(const Bytes& certificate, const Bytes& tpmt_public) {
+  detail::Cert c = detail::parse_cert(certificate);
+  if (!c) return false;
+  try {
+    return detail::same_key(c.get(), detail::parse_public(tpmt_public, "public area"));
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
+}
+
 }  // namespace keyseal::attest

@@ -14,7 +14,7 @@ namespace {
 enum class Opt { module, label, backend, slot, pin, so_pin,
   id, p12_pass_file, out,  // import, export, import-cert
   pcrs,                    // init (TPM)
-  nonce, format, activate, store_cert,  // attest, attest-ak
+  roots, nonce, format, ak, ek_cert, secret, activate, store_cert,  // attestation (issue 14)
 };
 
 struct OptSpec {
@@ -27,8 +27,9 @@ constexpr OptSpec kValueOptions[] = {
     {"--slot", Opt::slot},     {"--pin", Opt::pin},     {"--so-pin", Opt::so_pin},
     {"--id", Opt::id},         {"--p12-pass-file", Opt::p12_pass_file}, {"--out", Opt::out},
     {"--pcrs", Opt::pcrs},
-    {"--nonce", Opt::nonce},   {"--format", Opt::format}, {"--activate", Opt::activate},
-    {"--store-cert", Opt::store_cert},
+    {"--roots", Opt::roots},   {"--nonce", Opt::nonce}, {"--format", Opt::format},
+    {"--ak", Opt::ak},         {"--ek-cert", Opt::ek_cert}, {"--secret", Opt::secret},
+    {"--activate", Opt::activate}, {"--store-cert", Opt::store_cert},
 };
 
 // The options of import, export and import-cert, and which of them take --id, --p12-pass-file, --out.
@@ -41,7 +42,9 @@ bool key_command_takes(Command c, Opt o) {
   }
 }
 
-bool takes_file(Command c) { return c == Command::import_key || c == Command::import_cert; }
+bool takes_file(Command c) {
+  return c == Command::import_key || c == Command::import_cert || c == Command::verify_attestation;
+}
 
 bool command_takes(Command c, Opt o) {
   if (o == Opt::module) return true;
@@ -49,7 +52,11 @@ bool command_takes(Command c, Opt o) {
     return o == Opt::slot || o == Opt::pin || o == Opt::id || o == Opt::label || o == Opt::nonce ||
            o == Opt::format || o == Opt::out;
   if (c == Command::attest_ak) return o == Opt::out || o == Opt::activate || o == Opt::store_cert;
-  if (o == Opt::nonce || o == Opt::format || o == Opt::activate || o == Opt::store_cert) return false;
+  if (c == Command::verify_attestation) return o == Opt::roots || o == Opt::nonce || o == Opt::format;
+  if (c == Command::make_credential) return o == Opt::ak || o == Opt::ek_cert || o == Opt::secret || o == Opt::out;
+  if (o == Opt::roots || o == Opt::nonce || o == Opt::format || o == Opt::ak || o == Opt::ek_cert ||
+      o == Opt::secret || o == Opt::activate || o == Opt::store_cert)
+    return false;
   if (o == Opt::pcrs) return c == Command::init;
   if (c == Command::import_key || c == Command::export_key || c == Command::import_cert) return key_command_takes(c, o);
   if (o == Opt::id || o == Opt::p12_pass_file || o == Opt::out) return false;
@@ -75,6 +82,8 @@ Command parse_command(std::string_view word) {
   if (word == "bind-tpm") return Command::bind_tpm;
   if (word == "attest") return Command::attest;
   if (word == "attest-ak") return Command::attest_ak;
+  if (word == "verify-attestation") return Command::verify_attestation;
+  if (word == "make-credential") return Command::make_credential;
   throw UsageError("unknown command '" + std::string(word) + "'");
 }
 
@@ -99,6 +108,14 @@ SecureBytes take_pin(char* value, std::string_view name) {
   secure_wipe(value, n);
   if (pin.empty()) throw UsageError(std::string(name) + " must not be empty");
   return pin;
+}
+
+// --nonce and --secret: hex bytes, 1 to 64 of them (a TPM2B_DIGEST or TPM2B_DATA).
+std::vector<uint8_t> parse_hex_option(const char* value, std::string_view name) {
+  auto b = parse_hex(value);
+  if (!b || b->empty() || b->size() > 64)
+    throw UsageError(std::string(name) + " expects 1 to 64 hex bytes, got '" + std::string(value) + "'");
+  return std::move(*b);
 }
 
 std::vector<uint8_t> parse_id(const char* value) {
@@ -143,6 +160,8 @@ std::string_view command_name(Command c) {
     case Command::bind_tpm: return "bind-tpm";
     case Command::attest: return "attest";
     case Command::attest_ak: return "attest-ak";
+    case Command::verify_attestation: return "verify-attestation";
+    case Command::make_credential: return "make-credential";
     default: return "";
   }
 }
@@ -223,14 +242,12 @@ Options parse_args(std::span<char*> args) {
       case Opt::p12_pass_file: set_once(o.p12_pass_file, std::string(g.value), g.name); break;
       case Opt::out: set_once(o.out, std::string(g.value), g.name); break;
       case Opt::pcrs: set_once(o.pcrs, std::string(g.value), g.name); break;
-      case Opt::nonce: {
-        auto n = parse_hex(g.value);
-        if (!n) throw UsageError("--nonce expects hex bytes, got '" + std::string(g.value) + "'");
-        if (n->size() > 64) throw UsageError("--nonce is longer than 64 bytes");
-        set_once(o.nonce, std::move(*n), g.name);
-        break;
-      }
+      case Opt::roots: o.roots.emplace_back(g.value); break;
+      case Opt::nonce: set_once(o.nonce, parse_hex_option(g.value, g.name), g.name); break;
       case Opt::format: set_once(o.format, std::string(g.value), g.name); break;
+      case Opt::ak: set_once(o.ak, std::string(g.value), g.name); break;
+      case Opt::ek_cert: set_once(o.ek_cert, std::string(g.value), g.name); break;
+      case Opt::secret: set_once(o.secret, parse_hex_option(g.value, g.name), g.name); break;
       case Opt::activate: set_once(o.activate, std::string(g.value), g.name); break;
       case Opt::store_cert: set_once(o.store_cert, std::string(g.value), g.name); break;
     }
@@ -262,6 +279,14 @@ Options parse_args(std::span<char*> args) {
   if (o.command == Command::attest_ak && o.activate && o.store_cert)
     throw UsageError("attest-ak takes one of --activate and --store-cert");
   if (o.command == Command::fingerprint && o.pin && !o.slot) throw UsageError("fingerprint --pin needs --slot");
+  if (o.command == Command::verify_attestation) {
+    if (o.roots.empty()) throw UsageError("verify-attestation needs --roots");
+    if (!o.file) throw UsageError("verify-attestation needs a FILE");
+    if (o.format && *o.format != "json" && *o.format != "tpm")
+      throw UsageError("--format must be 'json' or 'tpm', got '" + *o.format + "'");
+  }
+  if (o.command == Command::make_credential && (!o.ak || !o.secret))
+    throw UsageError("make-credential needs --ak and --secret");
   if (o.command == Command::init) {
     if (o.pcrs && (o.pcrs->empty() || o.pcrs->find(':') == std::string::npos))
       throw UsageError("--pcrs expects BANK:LIST, e.g. sha256:0,7, got '" + *o.pcrs + "'");
@@ -405,6 +430,27 @@ std::string usage_text(Command c) {
              "carry it.\n"
              "  --out FILE      write the JSON there instead of standard output\n" +
              common;
+    case Command::verify_attestation:
+      return "Usage: keyseal verify-attestation --roots CA.pem [--roots MORE.pem] [--nonce HEX] [--format json|tpm]\n"
+             "         FILE\n"
+             "Check TPM key attestation evidence ('keyseal attest') without a TPM, as a CA does, and print each\n"
+             "check: 'ok   NAME: why' or 'FAIL NAME: why'. Exit status 0 only when every check passes.\n"
+             "The AK must be vouched for by an AK certificate (from enrolment: 'keyseal make-credential') that\n"
+             "chains to the roots; credential activation needs the TPM and is not done here.\n"
+             "  --roots FILE    trusted CA certificates (PEM, any number; each is a trust anchor): the TPM\n"
+             "                  vendor's EK CAs and the AK certificate's CA. Repeatable.\n"
+             "  --nonce HEX     the nonce the attestation must carry (otherwise it is shown, unchecked)\n"
+             "  --format F      json (keyseal's document, the default) or tpm (the WebAuthn/ACME CBOR statement)\n";
+    case Command::make_credential:
+      return "Usage: keyseal make-credential --ak AK.json [--ek-cert CERT.pem] --secret HEX [--out FILE]\n"
+             "TPM2_MakeCredential in software, for a CA enrolling an attestation key: encrypt SECRET so that\n"
+             "only the TPM holding both the EK and the AK of AK.json ('keyseal attest-ak') can recover it.\n"
+             "Writes the credential as JSON {\"credential_blob\", \"encrypted_secret\"} (hex).\n"
+             "  --ak FILE       the AK document\n"
+             "  --ek-cert FILE  the EK certificate the CA checked (PEM or DER): refused unless it holds the\n"
+             "                  AK document's EK\n"
+             "  --secret HEX    the secret, 1 to 32 bytes for an SHA-256 EK\n"
+             "  --out FILE      write to FILE instead of standard output\n";
     default:
       return "Usage: keyseal [--module PATH] COMMAND [OPTIONS]\n"
              "Manage keyseal PKCS#11 tokens.\n"
@@ -420,6 +466,10 @@ std::string usage_text(Command c) {
              "  bind-tpm bind a soft token to this machine's TPM too\n"
              "  attest   prove that a key lives in this machine's TPM (TPM2_Certify)\n"
              "  attest-ak  the TPM attestation key: show it, answer a CA's challenge, store its certificate\n"
+#ifndef _WIN32
+             "  verify-attestation  check TPM key attestation evidence (as a CA, no TPM needed)\n"
+             "  make-credential     encrypt an AK enrolment challenge to a TPM's EK\n"
+#endif
              "Options:\n" +
              common +
              "  -V, --version   show the version\n"

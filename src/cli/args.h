@@ -18,6 +18,8 @@ enum class Command { none, init, list, status,
   fingerprint, recover,                 // fingerprint, recover (cmd_fingerprint.cpp, cmd_recover.cpp)
   bind_tpm,                             // bind-tpm (cmd_bind_tpm.cpp)
   attest, attest_ak,                    // attest, attest-ak (cmd_attest.cpp)
+  verify_attestation, make_credential,  // attestation verifier side, Linux only (cmd_verify_attestation.cpp,
+                                        // cmd_make_credential.cpp)
 };
 
 struct Options {
@@ -39,10 +41,15 @@ struct Options {
   std::optional<std::string> pcrs;           // init --pcrs LIST (new TPM tokens, e.g. sha256:0,7)
   bool recovery_code = false;                // init/bind-tpm --recovery-code (soft tokens)
   bool bind_tpm = false;                     // init --bind-tpm (soft tokens)
-  std::optional<std::vector<uint8_t>> nonce;  // attest --nonce HEX (qualifying data, at most 64 bytes)
-  std::optional<std::string> format;          // attest --format json|tpm|pem
-  std::optional<std::string> activate;        // attest-ak --activate CREDENTIAL.json
-  std::optional<std::string> store_cert;      // attest-ak --store-cert CHAIN.pem
+  // verify-attestation, make-credential (attestation, issue 14)
+  std::vector<std::string> roots;              // verify-attestation --roots FILE (repeatable; PEM, several certs)
+  std::optional<std::vector<uint8_t>> nonce;   // verify-attestation --nonce HEX (at most 64 bytes)
+  std::optional<std::string> format;           // verify-attestation --format json|tpm
+  std::optional<std::string> ak;               // make-credential --ak AK.json
+  std::optional<std::string> ek_cert;          // make-credential --ek-cert CERT.pem
+  std::optional<std::vector<uint8_t>> secret;  // make-credential --secret HEX
+  std::optional<std::string> activate;          // attest-ak --activate CREDENTIAL.json
+  std::optional<std::string> store_cert;        // attest-ak --store-cert CHAIN.pem
 };
 
 // Parses argv[1..]. Accepts "--opt VALUE" and "--opt=VALUE", options before or after the command.

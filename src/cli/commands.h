@@ -21,6 +21,8 @@ int run_recover(const Options& o, std::ostream& out);      // re-bind a soft tok
 int run_bind_tpm(const Options& o, std::ostream& out);     // bind a soft token to this machine's TPM
 int run_attest(const Options& o, std::ostream& out);       // TPM2_Certify of a token key (cmd_attest.cpp)
 int run_attest_ak(const Options& o, std::ostream& out);    // the TPM attestation key: show, activate, store cert
+int run_verify_attestation(const Options& o, std::ostream& out);  // check attestation evidence (Linux only)
+int run_make_credential(const Options& o, std::ostream& out);     // AK enrolment challenge (Linux only)
 
 // Shared by init, bind-tpm and status (cmd_bind_tpm.cpp): the once-shown recovery code, and the warning for a
 // TPM-bound soft token without one.

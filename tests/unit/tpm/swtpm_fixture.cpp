@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -101,6 +102,45 @@ void Swtpm::start() {
   }
   kill();
   throw std::runtime_error("swtpm did not come up on port " + std::to_string(port_));
+}
+
+void Swtpm::provision_ek_certs() {
+  const std::filesystem::path ca = dir_ / "localca";
+  std::filesystem::create_directories(ca);
+  auto write = [](const std::filesystem::path& p, const std::string& text) {
+    std::ofstream f(p);
+    f << text;
+    if (!f) throw std::runtime_error("cannot write " + p.string());
+  };
+  write(ca / "localca.conf", "statedir = " + ca.string() + "\nsigningkey = " + (ca / "signkey.pem").string() +
+                                 "\nissuercert = " + (ca / "issuercert.pem").string() +
+                                 "\ncertserial = " + (ca / "certserial").string() + "\n");
+  write(ca / "localca.options", "--platform-manufacturer keyseal-test\n--platform-version 2.1\n--platform-model swtpm\n");
+  write(ca / "setup.conf", "create_certs_tool = /usr/bin/swtpm_localca\ncreate_certs_tool_config = " +
+                               (ca / "localca.conf").string() + "\ncreate_certs_tool_options = " +
+                               (ca / "localca.options").string() + "\nactive_pcr_banks = sha256\n");
+  const std::string state = dir_.string(), conf = (ca / "setup.conf").string(), log = (ca / "setup.log").string();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const int null = ::open("/dev/null", O_RDWR);
+    if (null >= 0) ::dup2(null, 0), ::dup2(null, 1), ::dup2(null, 2);
+    const char* argv[] = {"swtpm_setup", "--tpm2", "--tpmstate", state.c_str(), "--create-ek-cert",
+                          "--create-platform-cert", "--config", conf.c_str(), "--logfile", log.c_str(), nullptr};
+    ::execvp("swtpm_setup", const_cast<char* const*>(argv));
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error(WIFEXITED(status) && WEXITSTATUS(status) == 127
+                                 ? "swtpm_setup is not installed (Debian package swtpm-tools)"
+                                 : "swtpm_setup failed; see " + log);
+  std::ifstream issuer(ca / "issuercert.pem"), root(ca / "swtpm-localca-rootca-cert.pem");
+  std::ofstream both(ek_ca_pem());
+  both << issuer.rdbuf() << root.rdbuf();
+  if (!issuer || !root || !both) throw std::runtime_error("swtpm-localca did not leave its CA certificates");
 }
 
 void Swtpm::stop() {

@@ -25,6 +25,13 @@ class Swtpm {
   void stop();   // SIGTERM and wait
   void kill();   // SIGKILL mid-run, like a TPM that vanished
   std::string tcti() const;
+  // Manufactures the TPM with EK certificates (RSA and ECC) and a platform certificate in its NV:
+  // `swtpm_setup --tpm2 --create-ek-cert --create-platform-cert` with a swtpm-localca of its own under
+  // dir()/localca (never the system's /var/lib/swtpm-localca or /etc). Call before start(). Throws
+  // std::runtime_error when swtpm_setup is missing (Debian package swtpm-tools) or fails.
+  void provision_ek_certs();
+  // The local CA's certificates, PEM: its issuing CA (which signs the EK certificates) and its root.
+  std::filesystem::path ek_ca_pem() const { return dir_ / "localca" / "ek-ca.pem"; }
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
