@@ -9,7 +9,8 @@
 #      with a random secret -> `keyseal attest-ak --activate` -> secrets compared -> an AK certificate issued with
 #      openssl (EKU 2.23.133.8.3, empty subject, critical SAN directoryName with the TPM manufacturer, model and
 #      version copied from the EK certificate, as draft-ietf-acme-device-attest expects) -> `attest-ak --store-cert`.
-#   4. `keyseal attest --format tpm` with a fresh nonce -> `keyseal verify-attestation` passes (tpm and json) ->
+#   4. `keyseal attest --format tpm` with a fresh nonce -> `keyseal verify-attestation` passes (tpm and json; the
+#      statement is also read by an independent decoder, statement.py: fmt, x5c, pubArea, certInfo) ->
 #      the CA issues a certificate for the attested public key -> `keyseal import-cert` -> TLS 1.3 handshake with
 #      the token key (openssl s_server through pkcs11-provider, s_client trusting the test CA).
 #   5. Refusals: a wrong nonce, a credential made for another AK name, a soft-token key, the AK certificate
@@ -268,6 +269,17 @@ step_attest() {
   "${KS[@]}" attest --slot "$SLOT" --id "$id" --pin "$IX_PIN" --nonce "$nonce" --format json --out "$CA/$name.json"
   jq . "$CA/$name.json"
   expect "origin generated" test "$(jq -r .origin "$CA/$name.json")" == generated
+  # The statement read by a decoder that is not keyseal's (statement.py): what an ACME server gets.
+  "$HERE/statement.py" "$CA/$name.tpm" | tee "$W/$name.statement"
+  local st=$W/$name.statement
+  expect "fmt tpm, ver 2.0" test "$(jq -r '.fmt + " " + .ver' "$st")" == "tpm 2.0"
+  expect "x5c starts with the AK certificate" test "$(jq -r '.x5c[0] // empty' "$st")" \
+    == "$(openssl x509 -in "$CA/ak-cert.pem" -outform DER | base64 -w0)"
+  expect "pubArea is the key of the JSON evidence" test "$(jq -r .pubArea "$st")" == "$(jq -r .key_public "$CA/$name.json")"
+  expect "certInfo is a TPM-generated TPM_ST_ATTEST_CERTIFY" \
+    test "$(jq -r '.certInfo.magic + .certInfo.type' "$st")" == ff5443478017
+  expect "certInfo.extraData is the nonce" test "$(jq -r .certInfo.extraData "$st")" == "$nonce"
+  expect "certInfo names pubArea" test "$(jq -r .certInfo.name "$st")" == "$(tpm_name "$(jq -r .pubArea "$st")")"
   "${KS[@]}" verify-attestation --roots "$CA/ca.pem" --roots "$W/ek-roots.pem" --nonce "$nonce" --format json \
     "$CA/$name.json" | tee "$W/$name.verify"
 }
