@@ -261,6 +261,19 @@ typedef struct KS_CK_GCM_PARAMS_NO_IV_BITS {
   CK_ULONG ulTagBits;
 } KS_CK_GCM_PARAMS_NO_IV_BITS;
 
+/* keyseal's vendor attributes (docs/attestation.md). Read-only unless said otherwise; on other objects and on
+ * soft-token keys C_GetAttributeValue answers CKR_ATTRIBUTE_TYPE_INVALID.
+ * CKA_KEYSEAL_TPM_PUBLIC: a TPM token private key's TPMT_PUBLIC as the TPM made it (TPM 2.0 Part 2 marshalling).
+ * CKA_KEYSEAL_ATTESTATION_NONCE: 0 to 64 bytes of qualifying data for the next attestation. Settable with
+ *   C_SetAttributeValue in any session, also read-only ones and on unmodifiable keys: it is kept by the session,
+ *   never stored with the key, and forgotten when the session closes.
+ * CKA_KEYSEAL_ATTESTATION: TPM2_Certify (and TPM2_CertifyCreation) of the key by this TPM's attestation key over
+ *   the session's nonce, as the JSON document of `keyseal attest --format json` (UTF-8). Made once per nonce and
+ *   session, so a size query and the read that follows return the same bytes. */
+#define CKA_KEYSEAL_TPM_PUBLIC (CKA_VENDOR_DEFINED | 0x6B730001UL)
+#define CKA_KEYSEAL_ATTESTATION_NONCE (CKA_VENDOR_DEFINED | 0x6B730002UL)
+#define CKA_KEYSEAL_ATTESTATION (CKA_VENDOR_DEFINED | 0x6B730003UL)
+
 #ifdef __cplusplus
 }
 #endif

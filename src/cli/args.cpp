@@ -14,6 +14,7 @@ namespace {
 enum class Opt { module, label, backend, slot, pin, so_pin,
   id, p12_pass_file, out,  // import, export, import-cert
   pcrs,                    // init (TPM)
+  nonce, format, activate, store_cert,  // attest, attest-ak
 };
 
 struct OptSpec {
@@ -26,6 +27,8 @@ constexpr OptSpec kValueOptions[] = {
     {"--slot", Opt::slot},     {"--pin", Opt::pin},     {"--so-pin", Opt::so_pin},
     {"--id", Opt::id},         {"--p12-pass-file", Opt::p12_pass_file}, {"--out", Opt::out},
     {"--pcrs", Opt::pcrs},
+    {"--nonce", Opt::nonce},   {"--format", Opt::format}, {"--activate", Opt::activate},
+    {"--store-cert", Opt::store_cert},
 };
 
 // The options of import, export and import-cert, and which of them take --id, --p12-pass-file, --out.
@@ -42,6 +45,11 @@ bool takes_file(Command c) { return c == Command::import_key || c == Command::im
 
 bool command_takes(Command c, Opt o) {
   if (o == Opt::module) return true;
+  if (c == Command::attest)
+    return o == Opt::slot || o == Opt::pin || o == Opt::id || o == Opt::label || o == Opt::nonce ||
+           o == Opt::format || o == Opt::out;
+  if (c == Command::attest_ak) return o == Opt::out || o == Opt::activate || o == Opt::store_cert;
+  if (o == Opt::nonce || o == Opt::format || o == Opt::activate || o == Opt::store_cert) return false;
   if (o == Opt::pcrs) return c == Command::init;
   if (c == Command::import_key || c == Command::export_key || c == Command::import_cert) return key_command_takes(c, o);
   if (o == Opt::id || o == Opt::p12_pass_file || o == Opt::out) return false;
@@ -65,6 +73,8 @@ Command parse_command(std::string_view word) {
   if (word == "fingerprint") return Command::fingerprint;
   if (word == "recover") return Command::recover;
   if (word == "bind-tpm") return Command::bind_tpm;
+  if (word == "attest") return Command::attest;
+  if (word == "attest-ak") return Command::attest_ak;
   throw UsageError("unknown command '" + std::string(word) + "'");
 }
 
@@ -131,6 +141,8 @@ std::string_view command_name(Command c) {
     case Command::fingerprint: return "fingerprint";
     case Command::recover: return "recover";
     case Command::bind_tpm: return "bind-tpm";
+    case Command::attest: return "attest";
+    case Command::attest_ak: return "attest-ak";
     default: return "";
   }
 }
@@ -211,6 +223,16 @@ Options parse_args(std::span<char*> args) {
       case Opt::p12_pass_file: set_once(o.p12_pass_file, std::string(g.value), g.name); break;
       case Opt::out: set_once(o.out, std::string(g.value), g.name); break;
       case Opt::pcrs: set_once(o.pcrs, std::string(g.value), g.name); break;
+      case Opt::nonce: {
+        auto n = parse_hex(g.value);
+        if (!n) throw UsageError("--nonce expects hex bytes, got '" + std::string(g.value) + "'");
+        if (n->size() > 64) throw UsageError("--nonce is longer than 64 bytes");
+        set_once(o.nonce, std::move(*n), g.name);
+        break;
+      }
+      case Opt::format: set_once(o.format, std::string(g.value), g.name); break;
+      case Opt::activate: set_once(o.activate, std::string(g.value), g.name); break;
+      case Opt::store_cert: set_once(o.store_cert, std::string(g.value), g.name); break;
     }
   }
 
@@ -229,6 +251,16 @@ Options parse_args(std::span<char*> args) {
   if (o.bind_tpm && o.command != Command::init) throw UsageError("option --bind-tpm is only for 'init'");
   if (o.command == Command::recover && !o.slot) throw UsageError("recover needs --slot");
   if (o.command == Command::bind_tpm && !o.slot) throw UsageError("bind-tpm needs --slot");
+  if (o.command == Command::attest) {
+    if (!o.slot) throw UsageError("attest needs --slot");
+    if (!o.id && !o.label) throw UsageError("attest needs --id or --label (the private key)");
+    if (!o.nonce) throw UsageError("attest needs --nonce HEX (the verifier's challenge; without one the evidence "
+                                   "could be replayed)");
+    if (o.format && *o.format != "json" && *o.format != "tpm" && *o.format != "pem")
+      throw UsageError("--format must be 'json', 'tpm' or 'pem', got '" + *o.format + "'");
+  }
+  if (o.command == Command::attest_ak && o.activate && o.store_cert)
+    throw UsageError("attest-ak takes one of --activate and --store-cert");
   if (o.command == Command::fingerprint && o.pin && !o.slot) throw UsageError("fingerprint --pin needs --slot");
   if (o.command == Command::init) {
     if (o.pcrs && (o.pcrs->empty() || o.pcrs->find(':') == std::string::npos))
@@ -344,6 +376,35 @@ std::string usage_text(Command c) {
              "  --label LABEL   CKA_LABEL of the certificate (default: the key's label)\n"
              "  --pin PIN       user PIN (asked on the terminal when not given)\n" +
              common;
+    case Command::attest:
+      return "Usage: keyseal attest --slot ID (--id HEX | --label LABEL) --nonce HEX [--pin PIN]\n"
+             "         [--format json|tpm|pem] [--out FILE]\n"
+             "Prove that a private key lives in this machine's TPM: TPM2_Certify of the key by the TPM's\n"
+             "attestation key (made on first use under the endorsement key) over the verifier's nonce, and\n"
+             "TPM2_CertifyCreation when keyseal made the key (an imported key is reported as imported).\n"
+             "Check the result with 'keyseal verify-attestation' (docs/attestation.md).\n"
+             "  --slot ID       the TPM token's slot\n"
+             "  --id HEX        CKA_ID of the private key\n"
+             "  --label LABEL   CKA_LABEL of the private key\n"
+             "  --nonce HEX     the verifier's challenge, 0 to 64 bytes (TPMS_ATTEST extraData)\n"
+             "  --pin PIN       user PIN (asked on the terminal when not given)\n"
+             "  --format F      json (default): every part, with the EK and AK certificates;\n"
+             "                  tpm: the WebAuthn/ACME \"tpm\" attestation object (CBOR; base64 on a terminal);\n"
+             "                  pem: the TPM structures and certificates as PEM blocks\n"
+             "  --out FILE      write there instead of standard output\n" +
+             common;
+    case Command::attest_ak:
+      return "Usage: keyseal attest-ak [--out FILE]\n"
+             "       keyseal attest-ak --activate CREDENTIAL.json\n"
+             "       keyseal attest-ak --store-cert CHAIN.pem\n"
+             "This user's TPM attestation key (AK), made on first use under the endorsement key (EK).\n"
+             "Without options: the AK's and EK's public areas, the EK certificates from the TPM and a stored\n"
+             "AK certificate, as JSON for a CA. --activate: TPM2_ActivateCredential of the CA's challenge\n"
+             "('keyseal make-credential'); prints the secret, which only this TPM can recover. --store-cert:\n"
+             "keep the AK certificate the CA issued (first in the file, then its issuers), so attestations\n"
+             "carry it.\n"
+             "  --out FILE      write the JSON there instead of standard output\n" +
+             common;
     default:
       return "Usage: keyseal [--module PATH] COMMAND [OPTIONS]\n"
              "Manage keyseal PKCS#11 tokens.\n"
@@ -357,6 +418,8 @@ std::string usage_text(Command c) {
              "  fingerprint  show this machine's hardware factors and soft tokens' bindings\n"
              "  recover  re-bind a soft token to new hardware with its recovery code\n"
              "  bind-tpm bind a soft token to this machine's TPM too\n"
+             "  attest   prove that a key lives in this machine's TPM (TPM2_Certify)\n"
+             "  attest-ak  the TPM attestation key: show it, answer a CA's challenge, store its certificate\n"
              "Options:\n" +
              common +
              "  -V, --version   show the version\n"

@@ -17,6 +17,7 @@ enum class Command { none, init, list, status,
   import_key, export_key, import_cert,  // import, export, import-cert (cmd_import.cpp, cmd_export.cpp)
   fingerprint, recover,                 // fingerprint, recover (cmd_fingerprint.cpp, cmd_recover.cpp)
   bind_tpm,                             // bind-tpm (cmd_bind_tpm.cpp)
+  attest, attest_ak,                    // attest, attest-ak (cmd_attest.cpp)
 };
 
 struct Options {
@@ -38,6 +39,10 @@ struct Options {
   std::optional<std::string> pcrs;           // init --pcrs LIST (new TPM tokens, e.g. sha256:0,7)
   bool recovery_code = false;                // init/bind-tpm --recovery-code (soft tokens)
   bool bind_tpm = false;                     // init --bind-tpm (soft tokens)
+  std::optional<std::vector<uint8_t>> nonce;  // attest --nonce HEX (qualifying data, at most 64 bytes)
+  std::optional<std::string> format;          // attest --format json|tpm|pem
+  std::optional<std::string> activate;        // attest-ak --activate CREDENTIAL.json
+  std::optional<std::string> store_cert;      // attest-ak --store-cert CHAIN.pem
 };
 
 // Parses argv[1..]. Accepts "--opt VALUE" and "--opt=VALUE", options before or after the command.

@@ -31,6 +31,13 @@ int main(int argc, char** argv) {
       case Command::fingerprint: return run_fingerprint(o, std::cout);
       case Command::recover: return run_recover(o, std::cout);
       case Command::bind_tpm: return run_bind_tpm(o, std::cout);
+#ifdef KEYSEAL_HAVE_ATTEST
+      case Command::attest: return run_attest(o, std::cout);
+      case Command::attest_ak: return run_attest_ak(o, std::cout);
+#else
+      case Command::attest:
+      case Command::attest_ak: throw Failure("TPM key attestation is not available on this platform yet");
+#endif
       default: throw UsageError("no command given");
     }
   } catch (const UsageError& e) {

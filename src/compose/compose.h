@@ -2,11 +2,13 @@
 // kinds exist here, what "this machine" is to a soft token, and the TPM facts the CLI shows. pkcs11/ and cli/
 // ask here instead of reaching into softtoken/, tpm/ or pcp/ themselves.
 #pragma once
+#include "attest/evidence.h"
 #include "core/backend.h"
 #include "core/config.h"
 #include "softtoken/fp_binding.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,5 +40,13 @@ std::string tpm_connection(const core::Config& config);
 // The TPM section of `keyseal status`, as "key: value" lines in order ("present", then "why" or "ready",
 // "manufacturer", ...). Never throws.
 std::vector<std::pair<std::string, std::string>> tpm_status(const core::Config& config);
+
+// This user's TPM attestation key (tpm/attest.h; docs/attestation.md), kept in the store directory's "tpm-ak"
+// folder: its public area with the EK's and the EK certificates (made on first use), TPM2_ActivateCredential of
+// a CA's credential (nullopt: the TPM refused it), and the AK certificate chain a CA issued (the AK's first).
+// Throws keyseal::Error: CKR_DEVICE_ERROR without a TPM, CKR_FUNCTION_NOT_SUPPORTED where not built (Windows).
+attest::AkInfo attestation_key(const core::Config& config);
+std::optional<attest::Bytes> activate_credential(const core::Config& config, const attest::Credential& c);
+void store_ak_certificates(const core::Config& config, const std::vector<attest::Bytes>& chain);
 
 }  // namespace keyseal::compose

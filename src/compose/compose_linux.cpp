@@ -4,6 +4,8 @@
 
 #include "common/log.h"
 #include "softtoken/soft_backend.h"
+#include "tpm/attest.h"
+#include "tpm/connection.h"
 #include "tpm/soft_share.h"
 #include "tpm/tpm_backend.h"
 
@@ -18,7 +20,10 @@ Backends make_backends(const core::Config& config) {
   if (!tpm::tpm_expected(config.tcti)) {
     why = "no TPM: no /dev/tpmrm0 or /dev/tpm0 and no tcti configured";
   } else {
-    std::shared_ptr<core::Backend> tpm = tpm::connect_backend(tpm::Options{config.tcti, config.tpm_pcrs}, why);
+    std::shared_ptr<core::Backend> tpm = tpm::connect_backend(
+        tpm::Options{config.tcti, config.tpm_pcrs,
+                     config.store_dir.empty() ? std::filesystem::path() : config.store_dir / "tpm-ak"},
+        why);
     if (tpm && config.backend == "soft") out.push_back(tpm);
     else if (tpm) out.insert(out.begin(), tpm);
     else why = "no TPM: " + why;
@@ -59,6 +64,36 @@ std::vector<std::pair<std::string, std::string>> tpm_status(const core::Config& 
   out.emplace_back("PCR banks", banks);
   out.emplace_back("lockout", st.lockout);
   return out;
+}
+
+namespace {
+
+template <class F>
+auto with_attestation(const core::Config& config, F&& f) {
+  if (!tpm::tpm_expected(config.tcti))
+    fail(CKR_DEVICE_ERROR, "no TPM here (no /dev/tpmrm0 or /dev/tpm0, and no tcti configured: set KEYSEAL_TCTI or 'tcti =')");
+  require(!config.store_dir.empty(), CKR_FUNCTION_FAILED, "no store directory for the attestation key");
+  auto conn = tpm::Connection::shared(config.tcti);
+  auto g = conn->lock();
+  tpm::Attestation a(g, config.store_dir / "tpm-ak");
+  return f(a);
+}
+
+}  // namespace
+
+attest::AkInfo attestation_key(const core::Config& config) {
+  return with_attestation(config, [](tpm::Attestation& a) { return a.ak_info(); });
+}
+
+std::optional<attest::Bytes> activate_credential(const core::Config& config, const attest::Credential& c) {
+  return with_attestation(config, [&](tpm::Attestation& a) { return a.activate(c); });
+}
+
+void store_ak_certificates(const core::Config& config, const std::vector<attest::Bytes>& chain) {
+  with_attestation(config, [&](tpm::Attestation& a) {
+    a.store_ak_certificates(chain);
+    return 0;
+  });
 }
 
 }  // namespace keyseal::compose

@@ -55,4 +55,17 @@ std::vector<std::pair<std::string, std::string>> tpm_status(const core::Config&)
   return out;
 }
 
+// Key attestation through the Platform Crypto Provider (NCryptCreateClaim) is not built yet (issue 14, item 6).
+attest::AkInfo attestation_key(const core::Config&) {
+  fail(CKR_FUNCTION_NOT_SUPPORTED, "TPM key attestation is not available on Windows yet");
+}
+
+std::optional<attest::Bytes> activate_credential(const core::Config&, const attest::Credential&) {
+  fail(CKR_FUNCTION_NOT_SUPPORTED, "TPM key attestation is not available on Windows yet");
+}
+
+void store_ak_certificates(const core::Config&, const std::vector<attest::Bytes>&) {
+  fail(CKR_FUNCTION_NOT_SUPPORTED, "TPM key attestation is not available on Windows yet");
+}
+
 }  // namespace keyseal::compose

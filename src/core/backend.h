@@ -80,6 +80,14 @@ class Backend {
   virtual SecureBytes wrap(const Object& wrapping_key, const MechanismParams& m, ByteView key_value) = 0;
   virtual SecureBytes unwrap(const Object& unwrapping_key, const MechanismParams& m, ByteView wrapped) = 0;
 
+  // keyseal's vendor attributes that the backend computes for an object (CKA_KEYSEAL_TPM_PUBLIC,
+  // CKA_KEYSEAL_ATTESTATION: include/keyseal/pkcs11.h). `nonce` is the session's attestation nonce. nullopt:
+  // the object has no such attribute (the default).
+  virtual std::optional<SecureBytes> vendor_attribute(const Object& key, CK_ATTRIBUTE_TYPE type, ByteView nonce) {
+    (void)key, (void)type, (void)nonce;
+    return std::nullopt;
+  }
+
   // An object is gone: destroyed (C_DestroyObject), a session object dropped (its session closed, a logout,
   // C_Finalize), or every object of a re-initialised token. The backend frees what it keeps for the key
   // outside the store (a persisted PCP key). Called after the store change committed, with the object's

@@ -11,6 +11,7 @@
 #include <keyseal/pkcs11.h>
 
 #include <array>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,6 +33,9 @@ struct OutResult {
   bool too_small = false;  // CKR_BUFFER_TOO_SMALL, operation stays active
   bool has_bytes = false;
 };
+
+// CKA_KEYSEAL_TPM_PUBLIC, CKA_KEYSEAL_ATTESTATION_NONCE, CKA_KEYSEAL_ATTESTATION.
+bool is_keyseal_vendor_attribute(CK_ATTRIBUTE_TYPE t);
 
 class Session {
  public:
@@ -71,6 +75,12 @@ class Session {
   ObjectPtr key_object(CK_OBJECT_HANDLE h, CK_RV invalid_rv = CKR_KEY_HANDLE_INVALID);
   size_t object_size(CK_OBJECT_HANDLE h);
   void set_attributes(CK_OBJECT_HANDLE h, const std::vector<std::pair<CK_ATTRIBUTE_TYPE, SecureBytes>>& tmpl);
+  // keyseal's vendor attributes (include/keyseal/pkcs11.h). The attestation nonce is this session's, per object;
+  // the attestation made for it is kept until the nonce changes, so a size query and the read after it agree.
+  void check_attestation_nonce(CK_OBJECT_HANDLE h, ByteView nonce);  // what set_attestation_nonce would refuse
+  void set_attestation_nonce(CK_OBJECT_HANDLE h, ByteView nonce);
+  // The vendor attributes among `types` that object `o` has, computed (empty when none).
+  AttributeMap vendor_attributes(const Object& o, const std::vector<CK_ATTRIBUTE_TYPE>& types);
   void find_init(const AttributeMap& tmpl);
   std::vector<CK_OBJECT_HANDLE> find_next(size_t max);
   void find_final();
@@ -114,6 +124,11 @@ class Session {
   const bool rw_;
   std::array<Active, 5> ops_;
   bool closed_ = false;
+  struct AttestState {
+    SecureBytes nonce;
+    std::optional<SecureBytes> value;  // made for `nonce`
+  };
+  std::map<CK_OBJECT_HANDLE, AttestState> attest_;
   bool find_active_ = false;
   std::vector<CK_OBJECT_HANDLE> found_;
   size_t found_pos_ = 0;

@@ -92,4 +92,49 @@ void Session::find_final() {
   found_pos_ = 0;
 }
 
+namespace {
+constexpr size_t kMaxAttestationNonce = 64;  // TPM2B_DATA holds a TPMT_HA (a SHA-512 digest)
+}  // namespace
+
+bool is_keyseal_vendor_attribute(CK_ATTRIBUTE_TYPE t) {
+  return t == CKA_KEYSEAL_TPM_PUBLIC || t == CKA_KEYSEAL_ATTESTATION_NONCE || t == CKA_KEYSEAL_ATTESTATION;
+}
+
+void Session::check_attestation_nonce(CK_OBJECT_HANDLE h, ByteView nonce) {
+  ObjectPtr o = object(h);
+  // Only keys the backend can attest carry the attribute: their TPM public area is what says so.
+  require(token_->backend().vendor_attribute(*o, CKA_KEYSEAL_TPM_PUBLIC, {}).has_value(), CKR_ATTRIBUTE_TYPE_INVALID,
+          "only TPM token private keys can be attested");
+  require(nonce.size() <= kMaxAttestationNonce, CKR_ATTRIBUTE_VALUE_INVALID,
+          "the attestation nonce is longer than 64 bytes");
+}
+
+void Session::set_attestation_nonce(CK_OBJECT_HANDLE h, ByteView nonce) {
+  check_attestation_nonce(h, nonce);
+  AttestState& a = attest_[h];
+  a.nonce.assign(nonce.begin(), nonce.end());
+  a.value.reset();
+}
+
+AttributeMap Session::vendor_attributes(const Object& o, const std::vector<CK_ATTRIBUTE_TYPE>& types) {
+  AttributeMap out;
+  Backend& b = token_->backend();
+  for (CK_ATTRIBUTE_TYPE t : types) {
+    if (!is_keyseal_vendor_attribute(t) || out.count(t)) continue;
+    if (t == CKA_KEYSEAL_TPM_PUBLIC) {
+      if (auto v = b.vendor_attribute(o, t, {})) out[t] = std::move(*v);
+    } else if (t == CKA_KEYSEAL_ATTESTATION_NONCE) {
+      if (!b.vendor_attribute(o, CKA_KEYSEAL_TPM_PUBLIC, {})) continue;
+      auto it = attest_.find(o.handle);
+      out[t] = it == attest_.end() ? SecureBytes() : it->second.nonce;
+    } else {
+      if (!b.vendor_attribute(o, CKA_KEYSEAL_TPM_PUBLIC, {})) continue;
+      AttestState& a = attest_[o.handle];
+      if (!a.value) a.value = b.vendor_attribute(o, t, view(a.nonce));
+      if (a.value) out[t] = *a.value;
+    }
+  }
+  return out;
+}
+
 }  // namespace keyseal::core

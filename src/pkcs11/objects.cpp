@@ -39,7 +39,23 @@ KS_EXPORT CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE
                                     CK_ULONG ulCount) {
   return with_session(__func__, hSession, [&](core::Session& s) -> CK_RV {
     require(pTemplate != nullptr || ulCount == 0, CKR_ARGUMENTS_BAD, "NULL template");
-    return get_attributes(*s.object(hObject), pTemplate, ulCount);
+    core::ObjectPtr o = s.object(hObject);
+    std::vector<CK_ATTRIBUTE_TYPE> vendor;
+    for (CK_ULONG i = 0; i < ulCount; ++i)
+      if (core::is_keyseal_vendor_attribute(pTemplate[i].type)) vendor.push_back(pTemplate[i].type);
+    if (!vendor.empty()) {
+      // Computed values (a TPM attestation) join a private copy of the object for this read only.
+      core::AttributeMap extra = s.vendor_attributes(*o, vendor);
+      if (!extra.empty()) {
+        auto copy = std::make_shared<core::Object>();
+        copy->handle = o->handle;
+        copy->attrs = o->attrs;
+        copy->secrets_loaded = o->secrets_loaded;
+        for (auto& [type, value] : extra) copy->attrs[type] = std::move(value);
+        o = std::move(copy);
+      }
+    }
+    return get_attributes(*o, pTemplate, ulCount);
   });
 }
 
@@ -48,8 +64,21 @@ KS_EXPORT CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE
   return with_session(__func__, hSession, [&](core::Session& s) {
     require(pTemplate != nullptr || ulCount == 0, CKR_ARGUMENTS_BAD, "NULL template");
     Template t = read_template(pTemplate, ulCount);
+    // The attestation nonce belongs to the session, not to the key: set it apart from the object's attributes,
+    // after they were changed (so a refused change leaves the nonce as it was).
+    std::optional<SecureBytes> nonce;
+    for (auto it = t.begin(); it != t.end();) {
+      if (it->first == CKA_KEYSEAL_ATTESTATION_NONCE) {
+        nonce = std::move(it->second);
+        it = t.erase(it);
+      } else {
+        ++it;
+      }
+    }
     for (const auto& [type, value] : t) core::check_value_encoding(type, view(value));
-    s.set_attributes(hObject, t);
+    if (nonce) s.check_attestation_nonce(hObject, view(*nonce));
+    if (!t.empty() || !nonce) s.set_attributes(hObject, t);
+    if (nonce) s.set_attestation_nonce(hObject, view(*nonce));
   });
 }
 

@@ -437,7 +437,7 @@ void Connection::Guard::recover(bool full) {
 }
 
 TSS2_RC Connection::Guard::create(const TPM2B_SENSITIVE_CREATE& sens, const TPM2B_PUBLIC& tmpl, TPM2B_PUBLIC& pub,
-                                  TPM2B_PRIVATE& priv) {
+                                  TPM2B_PRIVATE& priv, Creation* creation) {
   const TPM2B_DATA outside{};
   const TPML_PCR_SELECTION no_pcrs{};
   TPM2B_PRIVATE* out_priv = nullptr;
@@ -449,11 +449,15 @@ TSS2_RC Connection::Guard::create(const TPM2B_SENSITIVE_CREATE& sens, const TPM2
     return Esys_Create(ctx(), parent(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside,
                        &no_pcrs, &out_priv, &out_pub, &cdata, &chash, &ticket);
   });
-  Esys_Free(cdata), Esys_Free(chash), Esys_Free(ticket);
   if (rc == TSS2_RC_SUCCESS) {
     pub = *out_pub;
     priv = *out_priv;
+    if (creation && chash && ticket) {
+      creation->hash = *chash;
+      creation->ticket = *ticket;
+    }
   }
+  Esys_Free(cdata), Esys_Free(chash), Esys_Free(ticket);
   Esys_Free(out_pub), Esys_Free(out_priv);
   return rc;
 }

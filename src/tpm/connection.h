@@ -29,6 +29,13 @@ struct KeyBlobs {
   std::string id;       // loaded-object cache identity: the marshalled public and private blobs
 };
 
+// What TPM2_Create says about how it made a key: TPM2_CertifyCreation later proves, with these, that this TPM
+// created the object (TPM 2.0 Part 3 section 18.3).
+struct Creation {
+  TPM2B_DIGEST hash{};
+  TPMT_TK_CREATION ticket{};
+};
+
 inline constexpr size_t kMaxTransient = 3;         // transient objects we keep loaded, storage parent included
 inline constexpr TPM2_HANDLE kPersistentSrk = 0x81000001;
 
@@ -64,8 +71,9 @@ class Connection {
     ESYS_TR load(const KeyBlobs& k);            // cached (LRU); may flush the least recently used key
     ESYS_TR load_transient(const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv);  // caller calls flush()
     // TPM2_Create under the storage parent (through `retrying`). On success fills pub/priv; returns the rc.
+    // `creation`, when given, receives the creation hash and ticket (for a later TPM2_CertifyCreation).
     TSS2_RC create(const TPM2B_SENSITIVE_CREATE& sens, const TPM2B_PUBLIC& tmpl, TPM2B_PUBLIC& pub,
-                   TPM2B_PRIVATE& priv);
+                   TPM2B_PRIVATE& priv, struct Creation* creation = nullptr);
     void flush(ESYS_TR h) noexcept;             // best effort
     // Runs one TPM exchange `f` (which may load objects through this guard). On a raw TPM other processes
     // load and flush objects too: when `f` fails because the TPM's object slots are full, room is made (our

@@ -29,6 +29,8 @@ constexpr std::string_view kLabelRsa = "keyseal tpm-ek v1 rsa-2048";
 
 constexpr double kStrengthBits = 128;
 
+}  // namespace
+
 // Attributes, policy and name algorithm shared by templates L-1 and L-2.
 TPM2B_PUBLIC ek_common(TPMI_ALG_PUBLIC type) {
   TPM2B_PUBLIC t{};
@@ -70,6 +72,8 @@ TPM2B_PUBLIC ek_template_rsa() {
   t.publicArea.unique.rsa.size = 256;
   return t;
 }
+
+namespace {
 
 // label || public key bytes, hashed; nullopt when the TPM returned a key of an unexpected shape.
 std::optional<SecureBytes> value_of(const TPMT_PUBLIC& p) {

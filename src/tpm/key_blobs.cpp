@@ -286,13 +286,39 @@ void create_key_pair(Connection::Guard& g, CK_KEY_TYPE kt, AttributeMap& pub, At
   sens.sensitive.userAuth = auth_of(view(auth));
   TPM2B_PUBLIC out_pub{};
   TPM2B_PRIVATE out_priv{};
-  const TSS2_RC rc = g.create(sens, tmpl, out_pub, out_priv);
+  Creation creation;
+  const TSS2_RC rc = g.create(sens, tmpl, out_pub, out_priv, &creation);
   secure_wipe(&sens, sizeof sens);
   if (tpm_code(rc) == TPM2_RC_VALUE || tpm_code(rc) == TPM2_RC_KEY_SIZE)
     fail(CKR_TEMPLATE_INCONSISTENT, "the TPM refused the key parameters: " + describe(rc));
   g.check(rc, "TPM2_Create");
   put_public_values(out_pub.publicArea, &pub, priv);
   store_blobs(priv, out_pub, out_priv, g.parent_name(), view(auth));
+  if (creation.ticket.tag == TPM2_ST_CREATION) {
+    uint8_t buf[sizeof(TPM2B_DIGEST) + sizeof(TPMT_TK_CREATION)];
+    size_t off = 0;
+    if (Tss2_MU_TPM2B_DIGEST_Marshal(&creation.hash, buf, sizeof buf, &off) == TSS2_RC_SUCCESS)
+      core::set_bytes(priv, kAttrCreationHash, ByteView(buf, off));
+    off = 0;
+    if (Tss2_MU_TPMT_TK_CREATION_Marshal(&creation.ticket, buf, sizeof buf, &off) == TSS2_RC_SUCCESS)
+      core::set_bytes(priv, kAttrCreationTicket, ByteView(buf, off));
+  }
+}
+
+std::optional<Creation> creation_of(const AttributeMap& a) {
+  const auto h = a.find(kAttrCreationHash);
+  const auto t = a.find(kAttrCreationTicket);
+  if (h == a.end() || t == a.end()) return std::nullopt;
+  Creation c;
+  size_t off = 0;
+  if (Tss2_MU_TPM2B_DIGEST_Unmarshal(h->second.data(), h->second.size(), &off, &c.hash) != TSS2_RC_SUCCESS ||
+      off != h->second.size())
+    return std::nullopt;
+  off = 0;
+  if (Tss2_MU_TPMT_TK_CREATION_Unmarshal(t->second.data(), t->second.size(), &off, &c.ticket) != TSS2_RC_SUCCESS ||
+      off != t->second.size())
+    return std::nullopt;
+  return c;
 }
 
 void import_private_key(Connection::Guard& g, AttributeMap& key) {

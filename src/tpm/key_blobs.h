@@ -6,11 +6,15 @@
 #include "core/backend_attributes.h"
 #include "tpm/connection.h"
 
+#include <optional>
+
 namespace keyseal::tpm {
 
 inline constexpr CK_ATTRIBUTE_TYPE kAttrPublic = core::backend_attr(1);        // marshalled TPM2B_PUBLIC
 inline constexpr CK_ATTRIBUTE_TYPE kAttrPrivate = core::backend_attr(2);       // marshalled TPM2B_PRIVATE
 inline constexpr CK_ATTRIBUTE_TYPE kAttrParent = core::backend_attr(3);        // storage parent's TPM2B_NAME
+inline constexpr CK_ATTRIBUTE_TYPE kAttrCreationHash = core::backend_attr(4);  // TPM2B_DIGEST from TPM2_Create
+inline constexpr CK_ATTRIBUTE_TYPE kAttrCreationTicket = core::backend_attr(5);  // its TPMT_TK_CREATION
 inline constexpr CK_ATTRIBUTE_TYPE kAttrAuth = core::backend_secret_attr(1);   // the key's 32-byte authValue
 
 SecureBytes marshal_public(const TPM2B_PUBLIC& p);
@@ -26,6 +30,10 @@ KeyBlobs blobs_of(const core::AttributeMap& a);
 
 size_t curve_bytes(TPMI_ECC_CURVE c);               // 32, 48, 66
 TPMI_ECC_CURVE tpm_curve_of(ByteView ec_params);    // CKR_CURVE_NOT_SUPPORTED if the TPM has no such curve id
+
+// The creation hash and ticket kept with a key made inside the TPM (nullopt: an imported key, or one made
+// before they were kept).
+std::optional<Creation> creation_of(const core::AttributeMap& a);
 
 // Key pair generation inside the TPM: adds the public values to both maps and the blobs to `priv`.
 void create_key_pair(Connection::Guard& g, CK_KEY_TYPE kt, core::AttributeMap& pub, core::AttributeMap& priv);

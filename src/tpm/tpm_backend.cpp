@@ -5,12 +5,15 @@
 
 #include "core/mechanisms.h"
 #include "crypto/asym.h"
+#include "tpm/attest.h"
 #include "tpm/connection.h"
 #include "tpm/key_blobs.h"
 #include "tpm/operations.h"
 #include "tpm/pin_seal.h"
 #include "tpm/probe.h"
 #include "tpm/tss_errors.h"
+
+#include <tss2/tss2_mu.h>
 
 #include <algorithm>
 
@@ -196,6 +199,29 @@ uint64_t TpmBackend::tpm_commands() const { return conn_->commands(); }
 size_t TpmBackend::loaded_objects() const { return conn_->loaded_objects(); }
 
 Status TpmBackend::status() { return status_of(*conn_); }
+
+std::optional<SecureBytes> TpmBackend::vendor_attribute(const core::Object& key, CK_ATTRIBUTE_TYPE type,
+                                                        ByteView nonce) {
+  if (key.cls() != CKO_PRIVATE_KEY) return std::nullopt;
+  const auto it = key.attrs.find(kAttrPublic);
+  if (it == key.attrs.end()) return std::nullopt;
+  if (type == CKA_KEYSEAL_TPM_PUBLIC) {
+    const TPM2B_PUBLIC p = unmarshal_public(view(it->second));
+    uint8_t buf[sizeof(TPMT_PUBLIC)];
+    size_t off = 0;
+    if (Tss2_MU_TPMT_PUBLIC_Marshal(&p.publicArea, buf, sizeof buf, &off) != TSS2_RC_SUCCESS)
+      fail(CKR_GENERAL_ERROR, "marshalling the key's public area failed");
+    return SecureBytes(buf, buf + off);
+  }
+  if (type != CKA_KEYSEAL_ATTESTATION) return std::nullopt;
+  require(!options_.attest_dir.empty(), CKR_FUNCTION_FAILED, "no folder for the attestation key (no store directory)");
+  const KeyBlobs k = blobs_of(key.attrs);
+  auto g = conn_->lock();
+  Attestation a(g, options_.attest_dir);
+  const attest::Evidence e = a.certify(k.pub, k.priv, view(k.auth), creation_of(key.attrs), nonce);
+  const std::string json = attest::to_json(e);
+  return SecureBytes(json.begin(), json.end());
+}
 
 void TpmBackend::with_esys(const std::function<void(ESYS_CONTEXT*)>& fn) {
   auto g = conn_->lock();

@@ -47,6 +47,9 @@ class TpmBackend final : public core::Backend {
   SecureBytes derive(const core::Object& key, const MechanismParams& m) override;
   SecureBytes wrap(const core::Object& wrapping_key, const MechanismParams& m, ByteView key_value) override;
   SecureBytes unwrap(const core::Object& unwrapping_key, const MechanismParams& m, ByteView wrapped) override;
+  // CKA_KEYSEAL_TPM_PUBLIC and CKA_KEYSEAL_ATTESTATION of a private key (tpm/attest.h).
+  std::optional<SecureBytes> vendor_attribute(const core::Object& key, CK_ATTRIBUTE_TYPE type,
+                                              ByteView nonce) override;
 
   // Diagnostics and tests.
   uint64_t tpm_commands() const;     // TPM commands sent on this backend's connection so far
