@@ -13,7 +13,7 @@ namespace keyseal::tpm {
 struct Options {
   std::string tcti;  // "swtpm:host=127.0.0.1,port=N", "device:/dev/tpmrm0", "mssim:...", "tabrmd:"; empty = tss2 default
   std::string pcrs;  // for NEW tokens: "" or e.g. "sha256:0,7" — the token's keys/master key bound to these PCR values
-  std::filesystem::path attest_dir;  // the user's attestation-key folder (store dir's "tpm-ak"); empty: none
+  std::filesystem::path attest_dir{};  // the user's attestation-key folder (store dir's "tpm-ak"); empty: none
 };
 
 // Connects and probes the TPM once; nullptr (and `why` = a one-line reason) when no TPM answers. Never throws.

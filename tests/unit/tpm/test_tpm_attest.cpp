@@ -54,8 +54,9 @@ TPMT_PUBLIC parse_public(const Bytes& b) {
 // nameAlg || SHA-256(TPMT_PUBLIC), computed here independently of attest::name_of.
 Bytes name_of_public(const Bytes& pub) {
   const SecureBytes d = crypto::digest(CKM_SHA256, ByteView(pub.data(), pub.size()));
-  Bytes n{0x00, 0x0B};
-  n.insert(n.end(), d.begin(), d.end());
+  Bytes n(2 + d.size());
+  n[1] = 0x0B;  // TPM_ALG_SHA256
+  std::copy(d.begin(), d.end(), n.begin() + 2);
   return n;
 }
 
