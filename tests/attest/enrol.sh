@@ -265,7 +265,7 @@ step_attest() {
   echo "$nonce" > "$CA/$name.nonce"
   "${KS[@]}" attest --slot "$SLOT" --id "$id" --pin "$IX_PIN" --nonce "$nonce" --format tpm --out "$CA/$name.tpm"
   "${KS[@]}" verify-attestation --roots "$CA/ca.pem" --roots "$W/ek-roots.pem" --nonce "$nonce" --format tpm \
-    "$CA/$name.tpm"
+    "$CA/$name.tpm" | tee "$W/$name.verify-tpm"
   "${KS[@]}" attest --slot "$SLOT" --id "$id" --pin "$IX_PIN" --nonce "$nonce" --format json --out "$CA/$name.json"
   jq . "$CA/$name.json"
   expect "origin generated" test "$(jq -r .origin "$CA/$name.json")" == generated
@@ -282,6 +282,15 @@ step_attest() {
   expect "certInfo names pubArea" test "$(jq -r .certInfo.name "$st")" == "$(tpm_name "$(jq -r .pubArea "$st")")"
   "${KS[@]}" verify-attestation --roots "$CA/ca.pem" --roots "$W/ek-roots.pem" --nonce "$nonce" --format json \
     "$CA/$name.json" | tee "$W/$name.verify"
+  # exit 0 means every reported check passed; these must also have been reported
+  local c
+  for c in ek_certificate_chain ak_bound_to_ek attest_signature nonce attested_name key_fixed_tpm \
+           key_sensitive_data_origin creation; do
+    expect "verify-attestation (json) reports $c passing" check_passed "$c" "$W/$name.verify"
+  done
+  for c in ak_bound_to_ek attest_signature nonce attested_name key_sensitive_data_origin; do
+    expect "verify-attestation (tpm) reports $c passing" check_passed "$c" "$W/$name.verify-tpm"
+  done
 }
 
 # verify_fails FILE FORMAT CHECK [ARGS...]: verify-attestation exits 1 and reports CHECK as failed.
@@ -295,9 +304,9 @@ verify_fails() {
   expect "check $check reported failing" check_failed "$check" "$W/verify.out"
 }
 
-check_failed() {  # check_failed NAME OUTPUT: the line of check NAME says it failed
-  grep -E "(^|[^a-z_])$1([^a-z_]|$)" "$2" | grep -qiE 'fail|✗|\bno\b'
-}
+# verify-attestation prints one line per check: "ok   NAME: detail" or "FAIL NAME: detail".
+check_failed() { grep -qE "^FAIL +$1:" "$2"; }  # check_failed NAME OUTPUT
+check_passed() { grep -qE "^ok +$1:" "$2"; }    # check_passed NAME OUTPUT
 
 step_wrong_nonce() {
   verify_fails "$CA/ec.tpm" tpm nonce --nonce "$(openssl rand -hex 32)"
@@ -309,7 +318,7 @@ step_wrong_nonce() {
 step_no_ak_cert() {
   jq '.ak_certificates = []' "$CA/ec.json" > "$CA/ec-no-akcert.json"
   verify_fails "$CA/ec-no-akcert.json" json ak_bound_to_ek --nonce "$(cat "$CA/ec.nonce")"
-  expect "the AK's signature still checks" bash -c "! grep -E '(^|[^a-z_])attest_signature([^a-z_]|$)' '$W/verify.out' | grep -qiE 'fail'"
+  expect "the AK's signature still checks" check_passed attest_signature "$W/verify.out"
 }
 
 step_soft_refused() {
@@ -331,6 +340,14 @@ step_imported() {
   jq . "$CA/imported.json"
   expect "origin imported" test "$(jq -r .origin "$CA/imported.json")" == imported
   verify_fails "$CA/imported.json" json key_sensitive_data_origin --nonce "$nonce"
+  # TPM2_Import takes only duplicable objects: the evidence says so, while the TPM still vouches that it holds it
+  local c
+  for c in key_fixed_tpm key_fixed_parent creation; do
+    expect "$c reported failing for an imported key" check_failed "$c" "$W/verify.out"
+  done
+  for c in ak_bound_to_ek attest_signature nonce attested_name; do
+    expect "$c still passes for an imported key" check_passed "$c" "$W/verify.out"
+  done
 }
 
 # step_key_cert ID NAME: the CA certifies the public key it saw attested (key_public of the evidence; no CSR), which
@@ -422,7 +439,8 @@ run_step attest-rsa "attest the RSA key (tpm and json) with a fresh nonce; verif
 run_step wrong-nonce "verify-attestation with another nonce fails (check nonce)" step_wrong_nonce
 run_step no-ak-cert "evidence without the AK certificate: ak_bound_to_ek fails" step_no_ak_cert
 run_step soft-refused "attest of a soft-token key is refused with a message" step_soft_refused
-run_step imported "an imported TPM key is attested as imported; key_sensitive_data_origin fails" step_imported
+run_step imported "an imported TPM key is attested as imported; fixedTPM, fixedParent, sensitiveDataOrigin fail" \
+  step_imported
 run_step cert-ec "the CA certifies the attested EC key; keyseal import-cert stores it" step_key_cert 01 ec
 run_step cert-rsa "the CA certifies the attested RSA key; keyseal import-cert stores it" step_key_cert 02 rsa
 run_step tls13-ec "TLS 1.3 with the attested EC key (s_server via pkcs11-provider, s_client trusts the test CA)" \
