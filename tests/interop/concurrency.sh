@@ -65,7 +65,17 @@ step_concurrent() {
   return $rc
 }
 
-step_after() {
+step_after_keys() {  # the two key pairs of step keys survived, whatever the writer did
+  "${P11[@]}" "${TOK[@]}" "${LOGIN[@]}" --list-objects > "$W/objects.out"
+  expect "conc-rsa private key left" grep -q 'label: *conc-rsa$' "$W/objects.out"
+  expect "conc-ec private key left" grep -q 'label: *conc-ec$' "$W/objects.out"
+  ix_pubkey 01 "$W/pub-01-after.pem"
+  ix_pubkey 02 "$W/pub-02-after.pem"
+  expect "RSA public key unchanged" cmp -s "$W/pub-01.pem" "$W/pub-01-after.pem"
+  expect "EC public key unchanged" cmp -s "$W/pub-02.pem" "$W/pub-02-after.pem"
+}
+
+step_after_clean() {  # nothing else: every temporary object of the writer was deleted
   "${P11[@]}" "${TOK[@]}" "${LOGIN[@]}" --list-objects > "$W/objects.out"
   expect "2 private keys left" test "$(grep -c '^Private Key Object' "$W/objects.out")" -eq 2
   expect "2 public keys left" test "$(grep -c '^Public Key Object' "$W/objects.out")" -eq 2
@@ -76,5 +86,6 @@ step_after() {
 run_step create-token "create the $KEYSEAL_BACKEND token '$IX_LABEL' through the module" ix_create_token
 run_step keys "RSA and EC key pairs" step_keys
 run_step concurrent "$SIGNERS signer processes and one creating/deleting objects at once" step_concurrent
-run_step after "the token holds exactly the two key pairs" step_after
+run_step after-keys "the two key pairs survived unchanged" step_after_keys
+run_step after-clean "the token holds exactly the two key pairs" step_after_clean
 ix_summary
