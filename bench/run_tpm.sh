@@ -93,8 +93,9 @@ for attempt in 1 2 3 4 5; do
     --server type=tcp,port="$PORT",bindaddr=127.0.0.1 --ctrl type=tcp,port=$((PORT + 1)),bindaddr=127.0.0.1 \
     --flags not-need-init,startup-clear >"$TMP/swtpm.log" 2>&1 &
   SWTPM_PID=$!
-  # The control port answers once swtpm is up; probing it leaves the command port to the TPM clients.
-  if wait_port $((PORT + 1)) && kill -0 "$SWTPM_PID" 2>/dev/null; then break; fi
+  # swtpm listens on the control port before the command port, so both must answer; a probe that closes at
+  # once is harmless (swtpm reads end-of-file and accepts the next client). Still alive means the ports are ours.
+  if wait_port $((PORT + 1)) && wait_port "$PORT" && sleep 0.01 && kill -0 "$SWTPM_PID" 2>/dev/null; then break; fi
   stop_swtpm
   [ "$attempt" -lt 5 ] || { echo "run_tpm.sh: swtpm did not start:" >&2; cat "$TMP/swtpm.log" >&2; exit 1; }
 done

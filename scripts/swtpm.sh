@@ -24,30 +24,41 @@ start)
   command -v swtpm >/dev/null 2>&1 || { echo "swtpm is not installed (Debian package swtpm)" >&2; exit 1; }
   mkdir -p "$dir"
   if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then cat "$dir/tcti"; exit 0; fi
-  port=""
-  if [ -f "$dir/port" ]; then port=$(cat "$dir/port"); fi  # a restart reuses the same port
-  if [ -z "$port" ]; then
-    for _ in $(seq 1 50); do
-      p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-      if [ "$p" -lt 65535 ] && port_free $((p + 1)); then port=$p; break; fi
-    done
-  fi
-  [ -n "$port" ] || { echo "no free port pair" >&2; exit 1; }
-  swtpm socket --tpm2 --tpmstate dir="$dir" \
-    --server type=tcp,port="$port",bindaddr=127.0.0.1 \
-    --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
-    --flags not-need-init,startup-clear --log file="$dir/swtpm.log" >/dev/null 2>&1 &
-  echo $! > "$dir/pid"
-  echo "$port" > "$dir/port"
-  # Ready when the control port accepts connections.
-  for _ in $(seq 1 100); do
-    if python3 -c "import socket; socket.create_connection(('127.0.0.1', $((port + 1))), 0.2)" 2>/dev/null; then
-      echo "swtpm:host=127.0.0.1,port=$port" > "$dir/tcti"
-      cat "$dir/tcti"
-      exit 0
+  fixed=""
+  if [ -f "$dir/port" ]; then fixed=$(cat "$dir/port"); fi  # a restart reuses the same port
+  # swtpm listens on the control port before the command port: ready means both answer and the process is
+  # still ours. If it exited (another process took a port between the probe and its bind), try a fresh pair.
+  for attempt in 1 2 3 4 5; do
+    port=$fixed
+    if [ -z "$port" ]; then
+      for _ in $(seq 1 50); do
+        p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        if [ "$p" -lt 65535 ] && port_free $((p + 1)); then port=$p; break; fi
+      done
     fi
-    kill -0 "$(cat "$dir/pid")" 2>/dev/null || { echo "swtpm exited; see $dir/swtpm.log" >&2; exit 1; }
-    sleep 0.05
+    [ -n "$port" ] || { echo "no free port pair" >&2; exit 1; }
+    swtpm socket --tpm2 --tpmstate dir="$dir" \
+      --server type=tcp,port="$port",bindaddr=127.0.0.1 \
+      --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
+      --flags not-need-init,startup-clear --log file="$dir/swtpm.log" >/dev/null 2>&1 &
+    echo $! > "$dir/pid"
+    echo "$port" > "$dir/port"
+    for _ in $(seq 1 100); do
+      kill -0 "$(cat "$dir/pid")" 2>/dev/null || break
+      if python3 -c "import socket
+for p in ($((port + 1)), $port): socket.create_connection(('127.0.0.1', p), 0.2).close()" 2>/dev/null; then
+        sleep 0.01
+        kill -0 "$(cat "$dir/pid")" 2>/dev/null || break
+        echo "swtpm:host=127.0.0.1,port=$port" > "$dir/tcti"
+        cat "$dir/tcti"
+        exit 0
+      fi
+      sleep 0.05
+    done
+    kill -9 "$(cat "$dir/pid")" 2>/dev/null || true
+    rm -f "$dir/pid"
+    [ -z "$fixed" ] || break
+    rm -f "$dir/port"
   done
   echo "swtpm did not start; see $dir/swtpm.log" >&2
   exit 1

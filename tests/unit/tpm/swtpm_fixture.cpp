@@ -67,11 +67,23 @@ std::string Swtpm::tcti() const { return "swtpm:host=127.0.0.1,port=" + std::to_
 
 void Swtpm::start() {
   if (pid_ > 0) return;
-  for (int i = 0; port_ == 0 && i < 100; ++i) {
-    const int p = bind_port(0);
-    if (p > 0 && p < 65535 && bind_port(p + 1) == p + 1) port_ = p;
+  // A restart reuses the port pair; a first start picks one. If swtpm cannot bind it (another process took a
+  // port between our probe and its bind), it exits and a fresh pair is tried.
+  const bool fixed_port = port_ != 0;
+  std::string last_error;
+  for (int attempt = 0; attempt < (fixed_port ? 1 : 5); ++attempt) {
+    if (!fixed_port) port_ = 0;
+    for (int i = 0; port_ == 0 && i < 100; ++i) {
+      const int p = bind_port(0);
+      if (p > 0 && p < 65535 && bind_port(p + 1) == p + 1) port_ = p;
+    }
+    if (port_ == 0) throw std::runtime_error("no free loopback port pair");
+    if (launch(last_error)) return;
   }
-  if (port_ == 0) throw std::runtime_error("no free loopback port pair");
+  throw std::runtime_error(last_error);
+}
+
+bool Swtpm::launch(std::string& why) {
   const std::string state = "dir=" + dir_.string();
   const std::string server = "type=tcp,port=" + std::to_string(port_) + ",bindaddr=127.0.0.1";
   const std::string ctrl = "type=tcp,port=" + std::to_string(port_ + 1) + ",bindaddr=127.0.0.1";
@@ -89,19 +101,30 @@ void Swtpm::start() {
     ::execvp("swtpm", const_cast<char* const*>(argv));
     ::_exit(127);
   }
-  for (int i = 0; i < 200; ++i) {
+  auto exited = [&](std::string& msg) {
     int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      throw std::runtime_error(WIFEXITED(status) && WEXITSTATUS(status) == 127
-                                   ? "swtpm is not installed (Debian package swtpm): TPM tests cannot run"
-                                   : "swtpm exited at start; see " + (dir_ / "swtpm.log").string());
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    pid_ = -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+      throw std::runtime_error("swtpm is not installed (Debian package swtpm): TPM tests cannot run");
+    msg = "swtpm exited at start on port " + std::to_string(port_) + "; see " + (dir_ / "swtpm.log").string();
+    return true;
+  };
+  for (int i = 0; i < 200; ++i) {
+    if (exited(why)) return false;
+    // swtpm listens on the control port before the command port, so the command port is the one that says
+    // both are up. A connection that closes at once is harmless: swtpm reads end-of-file and accepts the next.
+    // The process must still be ours and alive afterwards: a port answered by somebody else does not count.
+    if (can_connect(port_ + 1) && can_connect(port_)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (exited(why)) return false;
+      return true;
     }
-    if (can_connect(port_ + 1)) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   kill();
-  throw std::runtime_error("swtpm did not come up on port " + std::to_string(port_));
+  why = "swtpm did not come up on port " + std::to_string(port_);
+  return false;
 }
 
 void Swtpm::provision_ek_certs() {

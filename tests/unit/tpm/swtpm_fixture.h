@@ -35,6 +35,7 @@ class Swtpm {
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
+  bool launch(std::string& why);  // one fork/exec on port_; false (with why) when swtpm exited or never answered
   std::filesystem::path dir_;
   int port_ = 0;
   pid_t pid_ = -1;
