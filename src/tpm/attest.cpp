@@ -82,6 +82,12 @@ TPM2B_PUBLIC ak_template(const TpmInfo& info) {
   return t;
 }
 
+// PolicyB of the EK Credential Profile as a SHA-384 digest (the authPolicy of the high-range SHA-384 templates).
+constexpr uint8_t kPolicyBSha384[48] = {
+    0xB2, 0x6E, 0x7D, 0x28, 0xD1, 0x1A, 0x50, 0xBC, 0x53, 0xD8, 0x82, 0xBC, 0xF5, 0xFD, 0x3A, 0x1A,
+    0x07, 0x41, 0x48, 0xBB, 0x35, 0xD3, 0xB4, 0xE4, 0xCB, 0x1C, 0x0A, 0xD9, 0xBD, 0xE4, 0x19, 0xCA,
+    0xCB, 0x47, 0xBA, 0x09, 0x69, 0x96, 0x46, 0x15, 0x0F, 0x9F, 0xC0, 0x00, 0xF3, 0xF8, 0x0E, 0x12};
+
 // Every handle one exchange made, flushed when it ends (best effort: a failed run may have lost them).
 struct Handles {
   Connection::Guard& g;
@@ -89,7 +95,7 @@ struct Handles {
   explicit Handles(Connection::Guard& gd) : g(gd) {}
   ~Handles() { release(); }
   void flush(ESYS_TR& h) noexcept {
-    if (h != ESYS_TR_NONE) g.flush(h);
+    if (h != ESYS_TR_NONE && h != ESYS_TR_PASSWORD) g.flush(h);
     h = ESYS_TR_NONE;
   }
   void release() noexcept {
@@ -110,6 +116,16 @@ TSS2_RC ek_session(Connection::Guard& g, ESYS_TR& s) {
                          nullptr, nullptr, 0, &timeout, &ticket);
   Esys_Free(timeout), Esys_Free(ticket);
   return rc;
+}
+
+// The EK's user-role authorisation for TPM2_Create/Load under it and TPM2_ActivateCredential: the empty password
+// when its template has userWithAuth (high range), else a fresh policy-A session (one command each).
+TSS2_RC ek_auth(Connection::Guard& g, const TPM2B_PUBLIC& tmpl, ESYS_TR& s) {
+  if (tmpl.publicArea.objectAttributes & TPMA_OBJECT_USERWITHAUTH) {
+    s = ESYS_TR_PASSWORD;
+    return TSS2_RC_SUCCESS;
+  }
+  return ek_session(g, s);
 }
 
 TSS2_RC create_ek(Connection::Guard& g, const TPM2B_PUBLIC& tmpl, ESYS_TR& h, TPM2B_PUBLIC* out) {
@@ -223,6 +239,27 @@ std::string tcg_id(uint32_t v) {
 
 }  // namespace
 
+TPM2B_PUBLIC ek_template_ecc_p384_high() {
+  TPM2B_PUBLIC t{};
+  TPMT_PUBLIC& p = t.publicArea;
+  p.type = TPM2_ALG_ECC;
+  p.nameAlg = TPM2_ALG_SHA384;
+  p.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                       TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_ADMINWITHPOLICY | TPMA_OBJECT_RESTRICTED |
+                       TPMA_OBJECT_DECRYPT;
+  p.authPolicy.size = sizeof kPolicyBSha384;
+  std::memcpy(p.authPolicy.buffer, kPolicyBSha384, sizeof kPolicyBSha384);
+  TPMS_ECC_PARMS& e = p.parameters.eccDetail;
+  e.symmetric.algorithm = TPM2_ALG_AES;
+  e.symmetric.keyBits.aes = 256;
+  e.symmetric.mode.aes = TPM2_ALG_CFB;
+  e.scheme.scheme = TPM2_ALG_NULL;
+  e.curveID = TPM2_ECC_NIST_P384;
+  e.kdf.scheme = TPM2_ALG_NULL;
+  // unique: x and y empty (the high-range templates leave them empty, unlike L-1/L-2's zero-filled ones)
+  return t;
+}
+
 Attestation::Attestation(Connection::Guard& g, fs::path dir) : g_(g), dir_(std::move(dir)) {}
 
 const Attestation::Ek& Attestation::ek() {
@@ -230,13 +267,17 @@ const Attestation::Ek& Attestation::ek() {
   const TpmInfo& info = g_.info();
   const bool rsa = info.has(TPM2_ALG_RSA) && info.rsa_bits.count(2048);
   const bool ecc = info.has(TPM2_ALG_ECC) && info.curves.count(TPM2_ECC_NIST_P256);
+  const bool p384 = info.has(TPM2_ALG_ECC) && info.curves.count(TPM2_ECC_NIST_P384) && info.has(TPM2_ALG_SHA384);
   Ek e;
-  // The EK whose certificate the manufacturer put in NV; without any, the one the EK factor uses.
+  // The EK whose certificate the manufacturer put in NV (low range RSA, then ECC P-256, then the high-range
+  // P-384 one); without any, the one the EK factor uses.
   std::optional<Bytes> cert;
   if (rsa && (cert = read_nv(g_, kEkCertRsaIndex))) {
     e.tmpl = ek_template_rsa();
   } else if (ecc && (cert = read_nv(g_, kEkCertEccIndex))) {
     e.tmpl = ek_template_ecc();
+  } else if (p384 && (cert = read_nv(g_, kEkCertEccP384Index))) {
+    e.tmpl = ek_template_ecc_p384_high();
   } else if (ecc || rsa) {
     e.tmpl = ecc ? ek_template_ecc() : ek_template_rsa();
   } else {
@@ -295,7 +336,7 @@ void Attestation::ensure_ak() {
     Esys_Free(pub), Esys_Free(priv);
     pub = nullptr, priv = nullptr;
     TSS2_RC r = create_ek(g_, ek_tmpl, h.ek, nullptr);
-    if (r == TSS2_RC_SUCCESS) r = ek_session(g_, h.session);
+    if (r == TSS2_RC_SUCCESS) r = ek_auth(g_, ek_tmpl, h.session);
     TPM2B_CREATION_DATA* cdata = nullptr;
     TPM2B_DIGEST* chash = nullptr;
     TPMT_TK_CREATION* ticket = nullptr;
@@ -380,11 +421,11 @@ std::optional<Bytes> Attestation::activate(const attest::Credential& c) {
   const TSS2_RC rc = g_.retrying([&] {
     h.release();
     TSS2_RC r = create_ek(g_, ek_tmpl, h.ek, nullptr);
-    if (r == TSS2_RC_SUCCESS) r = ek_session(g_, h.session);
+    if (r == TSS2_RC_SUCCESS) r = ek_auth(g_, ek_tmpl, h.session);
     if (r == TSS2_RC_SUCCESS)
       r = Esys_Load(g_.ctx(), h.ek, h.session, ESYS_TR_NONE, ESYS_TR_NONE, &ak_priv_, &ak_pub_, &h.ak);
     h.flush(h.session);
-    if (r == TSS2_RC_SUCCESS) r = ek_session(g_, h.session);  // a policy session serves one command
+    if (r == TSS2_RC_SUCCESS) r = ek_auth(g_, ek_tmpl, h.session);  // a policy session serves one command
     if (r == TSS2_RC_SUCCESS)
       r = Esys_ActivateCredential(g_.ctx(), h.ak, h.ek, ESYS_TR_PASSWORD, h.session, ESYS_TR_NONE, &blob, &secret,
                                   &out);
@@ -466,7 +507,7 @@ attest::Evidence Attestation::certify(const TPM2B_PUBLIC& pub, const TPM2B_PRIVA
     h.release();
     free_out();
     TSS2_RC r = create_ek(g_, ek_tmpl, h.ek, nullptr);
-    if (r == TSS2_RC_SUCCESS) r = ek_session(g_, h.session);
+    if (r == TSS2_RC_SUCCESS) r = ek_auth(g_, ek_tmpl, h.session);
     if (r == TSS2_RC_SUCCESS)
       r = Esys_Load(g_.ctx(), h.ek, h.session, ESYS_TR_NONE, ESYS_TR_NONE, &ak_priv_, &ak_pub_, &h.ak);
     h.flush(h.session);

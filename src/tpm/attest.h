@@ -16,6 +16,12 @@ namespace keyseal::tpm {
 // TCG EK Credential Profile 2.0 section 2.2.1.5: the NV indices of the EK certificates.
 inline constexpr TPM2_HANDLE kEkCertRsaIndex = 0x01c00002;
 inline constexpr TPM2_HANDLE kEkCertEccIndex = 0x01c0000a;
+// The high range (section 2.2.1.5.2): the certificate of the ECC NIST P-384 EK of template H-3.
+inline constexpr TPM2_HANDLE kEkCertEccP384Index = 0x01c00016;
+
+// Template H-3 of the EK Credential Profile: ECC NIST P-384, SHA-384 name, AES-256-CFB, userWithAuth with the
+// empty authValue (so it is used as a parent with a password, no policy session), PolicyB for admin roles.
+TPM2B_PUBLIC ek_template_ecc_p384_high();
 
 // The AK of one TPM as kept by one user. `dir` is the user's store directory's "tpm-ak" folder: the AK blob
 // lives in a sub-folder named after the EK (so another TPM, or this one after TPM2_Clear/ChangeEPS, gets its

@@ -9,8 +9,14 @@
 #include <keyseal/pkcs11.h>
 
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -24,9 +30,14 @@ using Bytes = std::vector<uint8_t>;
 
 class TpmModuleAttestTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { bring_up(false); }
+  // `ek_certificates`: manufacture the swtpm with its EK certificates first (swtpm_setup: RSA 2048 at 0x01c00002,
+  // ECC P-384 high range at 0x01c00016), then keep only the P-384 one, as on a TPM with no low-range EK.
+  void bring_up(bool p384_ek_certificate_only) {
     try {
+      if (p384_ek_certificate_only) swtpm_.provision_ek_certs();
       swtpm_.start();
+      if (p384_ek_certificate_only) undefine_nv(kEkCertRsaIndex);
     } catch (const std::exception& e) {
       FAIL() << e.what();
     }
@@ -49,6 +60,47 @@ class TpmModuleAttestTest : public ::testing::Test {
   void TearDown() override {
     C_Finalize(nullptr);
     swtpm_.stop();
+  }
+
+  void undefine_nv(TPM2_HANDLE index) {
+    auto conn = Connection::shared(swtpm_.tcti());
+    auto g = conn->lock();
+    ESYS_TR nv = ESYS_TR_NONE;
+    if (Esys_TR_FromTPMPublic(g.ctx(), index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv) != TSS2_RC_SUCCESS ||
+        Esys_NV_UndefineSpace(g.ctx(), ESYS_TR_RH_PLATFORM, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE) !=
+            TSS2_RC_SUCCESS)
+      throw std::runtime_error("cannot remove NV index " + std::to_string(index));
+  }
+  Bytes read_public(TPM2_HANDLE persistent) {
+    auto conn = Connection::shared(swtpm_.tcti());
+    auto g = conn->lock();
+    ESYS_TR h = ESYS_TR_NONE;
+    TPM2B_PUBLIC* pub = nullptr;
+    Bytes out(sizeof(TPMT_PUBLIC));
+    size_t off = 0;
+    if (Esys_TR_FromTPMPublic(g.ctx(), persistent, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &h) != TSS2_RC_SUCCESS ||
+        Esys_ReadPublic(g.ctx(), h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, nullptr, nullptr) !=
+            TSS2_RC_SUCCESS ||
+        Tss2_MU_TPMT_PUBLIC_Marshal(&pub->publicArea, out.data(), out.size(), &off) != TSS2_RC_SUCCESS)
+      off = 0;
+    Esys_Free(pub);
+    Esys_TR_Close(g.ctx(), &h);
+    out.resize(off);
+    return out;
+  }
+  static std::vector<Bytes> pem_certs(const std::filesystem::path& file) {
+    std::vector<Bytes> out;
+    FILE* f = std::fopen(file.c_str(), "r");
+    if (!f) return out;
+    while (X509* x = PEM_read_X509(f, nullptr, nullptr, nullptr)) {
+      unsigned char* der = nullptr;
+      const int n = i2d_X509(x, &der);
+      if (n > 0) out.emplace_back(der, der + n);
+      OPENSSL_free(der);
+      X509_free(x);
+    }
+    std::fclose(f);
+    return out;
   }
 
   static CK_UTF8CHAR_PTR pin(const char* p) { return reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(p)); }
@@ -187,6 +239,44 @@ TEST_F(TpmModuleAttestTest, BadInputGetsTheSpecsCodesAndChangesNothing) {
   // A wrong handle.
   EXPECT_EQ(set_nonce(s_, 0xdead, nonce), CKR_OBJECT_HANDLE_INVALID);
 }
+
+// A TPM whose only EK certificate is the high-range ECC P-384 one (template H-3, 0x01c00016): keyseal's AK goes
+// under that EK (userWithAuth: the empty password, no policy session), and the whole evidence verifies against
+// the swtpm-localca roots, EK certificate, activation and all.
+class TpmModuleAttestP384Test : public TpmModuleAttestTest {
+ protected:
+  void SetUp() override { bring_up(true); }
+};
+
+TEST_F(TpmModuleAttestP384Test, TheHighRangeP384EkCertificateAloneIsEnough) {
+  const Bytes nonce{0x38, 0x34};
+  ASSERT_EQ(set_nonce(s_, priv_, nonce), CKR_OK);
+  Bytes doc;
+  ASSERT_EQ(read(s_, priv_, CKA_KEYSEAL_ATTESTATION, doc), CKR_OK);
+  const attest::Evidence e = attest::from_json(std::string(doc.begin(), doc.end()));
+  ASSERT_EQ(e.ek_certificates.size(), 1u);
+  // The EK keyseal made from template H-3 is the one swtpm_setup made persistent and certified.
+  const Bytes persistent = read_public(0x81010016);
+  ASSERT_FALSE(persistent.empty());
+  EXPECT_EQ(e.ek_public, persistent);
+
+  attest::VerifyOptions o;
+  o.nonce = nonce;
+  o.roots = pem_certs(swtpm_.ek_ca_pem());
+  ASSERT_FALSE(o.roots.empty());
+  int activations = 0;
+  o.activate = [&](const attest::Credential& c) -> std::optional<attest::Bytes> {
+    ++activations;
+    auto conn = Connection::shared(swtpm_.tcti());
+    auto g = conn->lock();
+    return Attestation(g, store_ + "/tpm-ak").activate(c);
+  };
+  const attest::Report r = attest::verify(e, o);
+  for (const attest::Check& c : r.checks) EXPECT_TRUE(c.ok) << c.name << ": " << c.detail;
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(activations, 1);
+}
+
 
 }  // namespace
 }  // namespace keyseal::tpm::testing
