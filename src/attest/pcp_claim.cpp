@@ -152,14 +152,18 @@ PcpClaim parse_pcp_claim(const Bytes& claim) {
   if (c.key_attest.empty()) bad("KADS has no keyAttest");
   if (c.signature.empty() || c.signature.size() > TPM2_MAX_RSA_KEY_BYTES)
     bad("KADS signature size " + std::to_string(c.signature.size()) + " is out of range");
-  const Bytes& pcpm = as[2];
+  c.key_public = key_public_from_pcp_key_blob(as[2]);
+  return c;
+}
+
+Bytes key_public_from_pcp_key_blob(const Bytes& pcpm) {
   // PCPM: magic, cbHeader, pcpType, flags, then nine section sizes (public first).
   const std::vector<uint32_t> m = header(pcpm, "PCPM", kPcpmMagic, 13, 1, 52);
   if (m[2] != 2) bad("PCPM type " + std::to_string(m[2]) + " is not 2 (TPM 2.0)");
   const std::vector<Bytes> ms = sections(pcpm, m[1], std::vector<uint32_t>(m.begin() + 4, m.end()), "PCPM", false);
-  c.key_public = tpm2b_contents(ms[0], "PCPM public");
-  detail::parse_public(c.key_public, "PCP claim: PCPM public");  // throws when it is no TPMT_PUBLIC
-  return c;
+  Bytes pub = tpm2b_contents(ms[0], "PCPM public");
+  detail::parse_public(pub, "PCP claim: PCPM public");  // throws when it is no TPMT_PUBLIC
+  return pub;
 }
 
 Evidence evidence_from_pcp_claim(const Bytes& claim, const Bytes& id_binding, const Bytes& ek_rsa_blob,

@@ -25,6 +25,9 @@ Bytes rsa_public_blob(const Bytes& modulus, const Bytes& exponent);  // builds a
 // marshalled TPMT_PUBLIC, exactly as it stands in the blob.
 Bytes ak_public_from_id_binding(const Bytes& id_binding);
 
+// The key's marshalled TPMT_PUBLIC from a PCP key blob ("PCPM", NCryptExportKey(BCRYPT_OPAQUE_KEY_BLOB)).
+Bytes key_public_from_pcp_key_blob(const Bytes& pcpm);
+
 // The sections of a claim, each checked for size and magic.
 struct PcpClaim {
   Bytes id_binding;      // may be empty (a PCP may leave it out)

@@ -172,6 +172,21 @@ Bytes der(X509* c) {
 
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
+// The TPMT_PUBLIC the PCP makes for a user key: nameAlg SHA-256, fixedTPM, fixedParent, sensitiveDataOrigin,
+// userWithAuth and the usage asked for. (A real PCP key also carries its PolicyOR authPolicy; none here.)
+Bytes user_key_public(EVP_PKEY* key, const KeySpec& spec) {
+  TPMA_OBJECT attrs = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                      TPMA_OBJECT_USERWITHAUTH;
+  if (spec.sign) attrs |= TPMA_OBJECT_SIGN_ENCRYPT;
+  if (spec.decrypt) attrs |= TPMA_OBJECT_DECRYPT;
+  return tpmt_public(key, spec.alg, attrs, TPM2_ALG_NULL);
+}
+
+// The PCPM blob NCryptExportKey(BCRYPT_OPAQUE_KEY_BLOB) answers: the public area and an opaque private part.
+Bytes opaque_key_blob(const Bytes& pub) {
+  return attest::pcp_key_blob(tpm2b(pub), tpm2b(attest::detail::random_bytes(96)));
+}
+
 }  // namespace
 
 struct FakeProvider::Attestation {
@@ -266,6 +281,17 @@ Status FakeProvider::create_identity_key(const std::string& name) {
   return st(code::kOk, "NCryptFinalizeKey");
 }
 
+Result<std::vector<uint8_t>> FakeProvider::key_blob(const std::string& key) {
+  std::lock_guard g(mu_);
+  Result<std::vector<uint8_t>> r;
+  r.status = gate("NCryptExportKey");
+  if (!r.ok()) return r;
+  auto k = keys_.find(key);
+  if (k == keys_.end()) r.status = st(code::kBadKeyset, "NCryptOpenKey");
+  else r.value = opaque_key_blob(user_key_public(k->second->pkey.get(), k->second->spec));
+  return r;
+}
+
 Result<std::vector<uint8_t>> FakeProvider::identity_binding(const std::string& aik) {
   std::lock_guard g(mu_);
   Result<std::vector<uint8_t>> r;
@@ -299,12 +325,7 @@ Result<std::vector<uint8_t>> FakeProvider::key_claim(const std::string& key, Byt
   }
   r.status = check_auth(*k->second, key_auth, "NCryptCreateClaim");
   if (!r.ok()) return r;
-  const KeySpec& spec = k->second->spec;
-  TPMA_OBJECT attrs = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                      TPMA_OBJECT_USERWITHAUTH;
-  if (spec.sign) attrs |= TPMA_OBJECT_SIGN_ENCRYPT;
-  if (spec.decrypt) attrs |= TPMA_OBJECT_DECRYPT;
-  const Bytes pub = tpmt_public(k->second->pkey.get(), spec.alg, attrs, TPM2_ALG_NULL);
+  const Bytes pub = user_key_public(k->second->pkey.get(), k->second->spec);
   const Bytes name = attest::name_of(pub);
   Bytes qn_in = a.srk_name;  // qualifiedName = nameAlg || H(parent's qualified name || name)
   qn_in.insert(qn_in.end(), name.begin(), name.end());
@@ -318,8 +339,7 @@ Result<std::vector<uint8_t>> FakeProvider::key_claim(const std::string& key, Byt
   set2b(at.attested.certify.qualifiedName.size, at.attested.certify.qualifiedName.name, qn);
   const Bytes info = mu(at, Tss2_MU_TPMS_ATTEST_Marshal);
   const Bytes sig = sign_sha1(ai->second.key.get(), info);
-  const Bytes priv = tpm2b(attest::detail::random_bytes(96));  // the wrapped private part (opaque here)
-  r.value = attest::pcp_claim_blob(ai->second.id_binding, info, sig, attest::pcp_key_blob(tpm2b(pub), priv));
+  r.value = attest::pcp_claim_blob(ai->second.id_binding, info, sig, opaque_key_blob(pub));
   ++uses_;
   return r;
 }

@@ -34,6 +34,7 @@ class FakeProvider final : public Provider {
   // 2048, attributes 0x00050472, RSASSA-SHA1), claims in the KAST/KADS/PCPM layouts with a TPMS_ATTEST made as
   // TPM2_Certify makes it, and TPM2_ActivateCredential in software.
   Status create_identity_key(const std::string& name) override;
+  Result<std::vector<uint8_t>> key_blob(const std::string& key) override;
   Result<std::vector<uint8_t>> identity_binding(const std::string& aik) override;
   Result<std::vector<uint8_t>> key_claim(const std::string& key, ByteView key_auth, const std::string& aik,
                                          ByteView nonce) override;

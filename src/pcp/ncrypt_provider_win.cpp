@@ -358,6 +358,21 @@ class NcryptProvider final : public Provider {
     });
   }
 
+  Result<std::vector<uint8_t>> key_blob(const std::string& key) override {
+    Result<std::vector<uint8_t>> r;
+    Key k;
+    if (r.status = open(key, k); !r.ok()) return r;
+    DWORD n = 0;
+    SECURITY_STATUS s = NCryptExportKey(k.get(), 0, BCRYPT_OPAQUE_KEY_BLOB, nullptr, nullptr, 0, &n, 0);
+    if (s == ERROR_SUCCESS) {
+      r.value.resize(n);
+      s = NCryptExportKey(k.get(), 0, BCRYPT_OPAQUE_KEY_BLOB, nullptr, r.value.data(), n, &n, 0);
+      r.value.resize(s == ERROR_SUCCESS ? n : 0);
+    }
+    r.status = st(s, "NCryptExportKey(BCRYPT_OPAQUE_KEY_BLOB)");
+    return r;
+  }
+
   Result<std::vector<uint8_t>> identity_binding(const std::string& aik) override {
     Result<std::vector<uint8_t>> r;
     Key k;

@@ -49,6 +49,9 @@ Result<T> unsupported(const char* call) {
 }  // namespace
 
 Status Provider::create_identity_key(const std::string&) { return Status{code::kNotSupported, "NCryptFinalizeKey"}; }
+Result<std::vector<uint8_t>> Provider::key_blob(const std::string&) {
+  return unsupported<std::vector<uint8_t>>("NCryptExportKey");
+}
 Result<std::vector<uint8_t>> Provider::identity_binding(const std::string&) {
   return unsupported<std::vector<uint8_t>>("NCryptGetProperty");
 }

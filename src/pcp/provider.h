@@ -135,6 +135,9 @@ class Provider {
   // An identity key (AIK): NCryptCreatePersistedKey(L"RSA", name) + Length 2048 + PCP_KEY_USAGE_POLICY =
   // NCRYPT_PCP_IDENTITY_KEY + NCryptFinalizeKey. The PCP keeps it; no usage auth.
   virtual Status create_identity_key(const std::string& name);
+  // NCryptExportKey(key, BCRYPT_OPAQUE_KEY_BLOB): the PCP key blob ("PCPM": TPM2B_PUBLIC, the wrapped private
+  // part, ...). Needs no usage auth; the TPM public area of the key is read from it.
+  virtual Result<std::vector<uint8_t>> key_blob(const std::string& key);
   // NCryptGetProperty(aik, PCP_TPM12_IDBINDING): TPM2B_PUBLIC || TPM2B_CREATION_DATA || TPM2B_ATTEST ||
   // TPMT_SIGNATURE.
   virtual Result<std::vector<uint8_t>> identity_binding(const std::string& aik);

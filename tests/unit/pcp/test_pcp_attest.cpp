@@ -4,13 +4,20 @@
 // claim broken in turn, each refused with a precise reason and never a crash.
 #include "attest/evidence.h"
 #include "attest/pcp_claim.h"
+#include "core/attributes.h"
+#include "core/module.h"
+#include "core/session.h"
+#include "pcp/attestation.h"
 #include "pcp/fake_provider.h"
+#include "pcp/pcp_backend.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <random>
 
 namespace keyseal::pcp {
 namespace {
@@ -330,6 +337,72 @@ TEST(PcpEkTemplate, RebuildsTheL1PublicArea) {
   EXPECT_THROW(attest::ek_public_from_modulus(Bytes(255, 1)), std::invalid_argument);
   EXPECT_EQ(attest::ek_public_from_rsa_blob(attest::rsa_public_blob(n, {0x01, 0x00, 0x01})), ek);
   EXPECT_THROW(attest::ek_public_from_rsa_blob(attest::rsa_public_blob(n, {0x03})), std::invalid_argument);
+}
+
+// The PKCS#11 route: a PCP token key's CKA_KEYSEAL_TPM_PUBLIC and CKA_KEYSEAL_ATTESTATION through core's Module
+// and Session over PcpBackend, as an application reads them; the evidence verifies like the claim above.
+TEST(PcpAttestModule, VendorAttributesOfAPcpKeyVerify) {
+  std::random_device rd;
+  const auto dir = std::filesystem::temp_directory_path() / ("keyseal-pcp-attest-" + std::to_string(rd()) + std::to_string(rd()));
+  std::filesystem::create_directories(dir);
+  auto fake = std::make_shared<FakeProvider>();
+  {
+    core::Config config;
+    config.store_dir = dir;
+    std::string why;
+    auto backend = connect_backend(fake, why);
+    ASSERT_TRUE(backend) << why;
+    core::Module module(config, {backend});
+    const CK_SLOT_ID slot = module.slot_list(false).back();
+    const std::string so = "so-secret-1", user = "user-secret-1";
+    module.init_token(slot, view(so), view(std::string(32, ' ')));
+    CK_SESSION_HANDLE s = module.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION);
+    module.login(s, CKU_SO, view(so));
+    module.session(s)->token().init_pin(view(user));
+    module.logout(s);
+    module.login(s, CKU_USER, view(user));
+    auto sess = module.session(s);
+    core::AttributeMap pub, priv;
+    const std::vector<uint8_t> p256 = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    core::set_bytes(pub, CKA_EC_PARAMS, ByteView(p256));
+    core::set_bool(priv, CKA_TOKEN, true);
+    MechanismParams m;
+    m.type = CKM_EC_KEY_PAIR_GEN;
+    const auto [hpub, hpriv] = sess->generate_key_pair(m, pub, priv);
+
+    sess->set_attestation_nonce(hpriv, ByteView(kNonce.data(), kNonce.size()));
+    core::AttributeMap got =
+        sess->vendor_attributes(*sess->object(hpriv), {CKA_KEYSEAL_TPM_PUBLIC, CKA_KEYSEAL_ATTESTATION});
+    ASSERT_EQ(got.count(CKA_KEYSEAL_TPM_PUBLIC), 1u);
+    ASSERT_EQ(got.count(CKA_KEYSEAL_ATTESTATION), 1u);
+    const SecureBytes& json = got[CKA_KEYSEAL_ATTESTATION];
+    const Evidence e = attest::from_json(std::string(json.begin(), json.end()));
+    EXPECT_EQ(Bytes(got[CKA_KEYSEAL_TPM_PUBLIC].begin(), got[CKA_KEYSEAL_TPM_PUBLIC].end()), e.key_public);
+    EXPECT_EQ(e.tpm_manufacturer.empty(), false);
+    VerifyOptions o;
+    o.roots = {fake->ek_root()};
+    o.nonce = kNonce;
+    o.activate = [&](const attest::Credential& c) { return activate_credential(*fake, c); };
+    const Report r = attest::verify(e, o);
+    std::string failed;
+    for (const auto& c : r.checks)
+      if (!c.ok) failed += c.name + ": " + c.detail + "\n";
+    EXPECT_TRUE(r.ok()) << failed;
+    // The same session and nonce give the same bytes (a size query, then the read); the public key has none.
+    EXPECT_EQ(sess->vendor_attributes(*sess->object(hpriv), {CKA_KEYSEAL_ATTESTATION})[CKA_KEYSEAL_ATTESTATION], json);
+    EXPECT_TRUE(sess->vendor_attributes(*sess->object(hpub), {CKA_KEYSEAL_ATTESTATION}).empty());
+    // The AIK was made once, on first use, and `attest-ak` names the same one.
+    const attest::AkInfo ak = ak_info(*fake);
+    EXPECT_EQ(ak.ak_public, e.ak_public);
+    EXPECT_EQ(ak.ek_public, e.ek_public);
+    EXPECT_EQ(fake->create_identity_key(kAikName).code, code::kExists);
+    // A credential for another name does not activate.
+    const attest::Credential wrong = attest::make_credential(ak.ek_public, attest::name_of(e.key_public), Bytes(32, 1));
+    EXPECT_FALSE(activate_credential(*fake, wrong).has_value());
+    module.close_session(s);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace
