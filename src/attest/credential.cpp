@@ -6,6 +6,7 @@
 #include "attest/tpm_structs.h"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/hmac.h>
 #include <openssl/rsa.h>
@@ -152,6 +153,22 @@ const EVP_CIPHER* aes_cfb(uint16_t bits) {
   }
 }
 
+// AES-CFB with a zero IV (encIdentity), either way; nullopt when OpenSSL fails.
+std::optional<Bytes> cfb(const EVP_CIPHER* cipher, const Bytes& key, const Bytes& in, bool encrypt) {
+  Bytes out(in.size());
+  const unsigned char iv[16] = {};
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  int n1 = 0, n2 = 0;
+  const bool ok = ctx && EVP_CipherInit_ex(ctx, cipher, nullptr, key.data(), iv, encrypt ? 1 : 0) == 1 &&
+                  EVP_CipherUpdate(ctx, out.data(), &n1, in.data(), static_cast<int>(in.size())) == 1 &&
+                  EVP_CipherFinal_ex(ctx, out.data() + n1, &n2) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  if (!ok || static_cast<size_t>(n1 + n2) != in.size()) return std::nullopt;
+  return out;
+}
+
+size_t get16(const Bytes& b, size_t at) { return size_t(b[at]) << 8 | b[at + 1]; }
+
 }  // namespace
 
 Credential make_credential(const Bytes& ek_public, const Bytes& ak_name, const Bytes& secret) {
@@ -185,16 +202,11 @@ Credential make_credential(const Bytes& ek_public, const Bytes& ak_name, const B
 
   // encIdentity: CFB encryption, zero IV, of the TPM2B_DIGEST holding the secret.
   const Bytes sym_key = kdfa(md, seed, "STORAGE", ak_name, {}, sym.keyBits.aes);
-  const Bytes plain = tpm2b(secret);
-  Bytes enc(plain.size());
-  const unsigned char iv[16] = {};
-  EVP_CIPHER_CTX* cctx = EVP_CIPHER_CTX_new();
-  int n1 = 0, n2 = 0;
-  const bool ok = cctx && EVP_EncryptInit_ex(cctx, cipher, nullptr, sym_key.data(), iv) == 1 &&
-                  EVP_EncryptUpdate(cctx, enc.data(), &n1, plain.data(), static_cast<int>(plain.size())) == 1 &&
-                  EVP_EncryptFinal_ex(cctx, enc.data() + n1, &n2) == 1;
-  EVP_CIPHER_CTX_free(cctx);
-  if (!ok || static_cast<size_t>(n1 + n2) != plain.size()) throw std::runtime_error("AES-CFB failed");
+  Bytes plain = tpm2b(secret);
+  std::optional<Bytes> enc_or = cfb(cipher, sym_key, plain, true);
+  OPENSSL_cleanse(plain.data(), plain.size());
+  if (!enc_or) throw std::runtime_error("AES-CFB failed");
+  const Bytes enc = std::move(*enc_or);
 
   const Bytes hmac_key = kdfa(md, seed, "INTEGRITY", {}, {}, static_cast<uint32_t>(8 * dsize));
   Bytes mac_in = enc;
@@ -204,6 +216,69 @@ Credential make_credential(const Bytes& ek_public, const Bytes& ak_name, const B
   c.credential_blob = tpm2b(id_object);
   OPENSSL_cleanse(seed.data(), seed.size());
   return c;
+}
+
+// TPM2_ActivateCredential in software, the inverse of make_credential for an RSA EK (OAEP with the EK's name
+// algorithm and label "IDENTITY"): for emulated TPMs (the fake Platform Crypto Provider). nullopt when any size,
+// the OAEP decryption or the integrity HMAC is wrong, as the TPM refuses them.
+std::optional<Bytes> detail::activate_credential(EVP_PKEY* ek_private, const TPMT_PUBLIC& ek, const Bytes& ak_name,
+                                                 const Credential& c) {
+  const EVP_MD* md = md_of(ek.nameAlg);
+  const size_t dsize = digest_size(ek.nameAlg);
+  const TPMT_SYM_DEF_OBJECT& sym = ek.parameters.rsaDetail.symmetric;
+  const EVP_CIPHER* cipher = sym.algorithm == TPM2_ALG_AES && sym.mode.aes == TPM2_ALG_CFB ? aes_cfb(sym.keyBits.aes)
+                                                                                            : nullptr;
+  const Bytes& id = c.credential_blob;
+  const Bytes& es = c.encrypted_secret;
+  if (ek.type != TPM2_ALG_RSA || !md || !cipher || id.size() < 4 || get16(id, 0) != id.size() - 2 ||
+      es.size() < 2 || get16(es, 0) != es.size() - 2)
+    return std::nullopt;
+  const size_t hlen = get16(id, 2);
+  if (hlen != dsize || 4 + hlen >= id.size()) return std::nullopt;
+  const Bytes mac(id.begin() + 4, id.begin() + 4 + static_cast<ptrdiff_t>(hlen));
+  const Bytes enc(id.begin() + 4 + static_cast<ptrdiff_t>(hlen), id.end());
+
+  Ctx ctx(EVP_PKEY_CTX_new(ek_private, nullptr));
+  const Bytes l = label("IDENTITY");
+  unsigned char* lbl = static_cast<unsigned char*>(OPENSSL_memdup(l.data(), l.size()));
+  if (!ctx || !lbl || EVP_PKEY_decrypt_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) != 1 ||
+      EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), md) != 1 || EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), md) != 1 ||
+      EVP_PKEY_CTX_set0_rsa_oaep_label(ctx.get(), lbl, static_cast<int>(l.size())) != 1) {
+    OPENSSL_free(lbl);
+    return std::nullopt;
+  }
+  size_t n = 0;
+  if (EVP_PKEY_decrypt(ctx.get(), nullptr, &n, es.data() + 2, es.size() - 2) != 1) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  Bytes seed(n);
+  if (EVP_PKEY_decrypt(ctx.get(), seed.data(), &n, es.data() + 2, es.size() - 2) != 1) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  seed.resize(n);
+
+  const Bytes hmac_key = kdfa(md, seed, "INTEGRITY", {}, {}, static_cast<uint32_t>(8 * dsize));
+  Bytes mac_in = enc;
+  append(mac_in, ak_name);
+  const Bytes want = hmac(md, hmac_key, mac_in);
+  const bool intact = want.size() == mac.size() && CRYPTO_memcmp(want.data(), mac.data(), mac.size()) == 0;
+  const Bytes sym_key = intact ? kdfa(md, seed, "STORAGE", ak_name, {}, sym.keyBits.aes) : Bytes{};
+  OPENSSL_cleanse(seed.data(), seed.size());
+  if (!intact) return std::nullopt;
+
+  std::optional<Bytes> plain_or = cfb(cipher, sym_key, enc, false);
+  if (!plain_or) return std::nullopt;
+  Bytes& plain = *plain_or;
+  if (plain.size() < 2 || get16(plain, 0) != plain.size() - 2 || plain.size() - 2 > dsize) {
+    OPENSSL_cleanse(plain.data(), plain.size());
+    return std::nullopt;
+  }
+  Bytes secret(plain.begin() + 2, plain.end());
+  OPENSSL_cleanse(plain.data(), plain.size());
+  return secret;
 }
 
 }  // namespace keyseal::attest

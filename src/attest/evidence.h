@@ -20,13 +20,17 @@ using Bytes = std::vector<uint8_t>;
 // sensitiveDataOrigin and, when creation evidence is present, a TPM2_CertifyCreation over the same name).
 inline constexpr std::string_view kOriginGenerated = "generated";  // made inside the TPM by keyseal
 inline constexpr std::string_view kOriginImported = "imported";    // an outside key moved into the TPM
+// Made inside a TPM reached through an interface that offers no TPM2_CertifyCreation (the Windows Platform Crypto
+// Provider): the verifier takes fixedTPM + fixedParent + sensitiveDataOrigin, certified by the AK, as the proof
+// of origin when no creation evidence is present (verify(), check "creation").
+inline constexpr std::string_view kOriginGeneratedFixedTpm = "generated-fixedtpm";
 
 struct Evidence {
   Bytes nonce;                 // the caller's qualifying data (TPMS_ATTEST.extraData), 0..64 bytes
   Bytes key_public;            // marshalled TPMT_PUBLIC of the attested key
   Bytes certify_info;          // marshalled TPMS_ATTEST from TPM2_Certify(key, AK, nonce)
   Bytes certify_signature;     // marshalled TPMT_SIGNATURE by the AK over certify_info
-  std::string origin;          // kOriginGenerated or kOriginImported
+  std::string origin;          // kOriginGenerated, kOriginImported or kOriginGeneratedFixedTpm
   Bytes creation_info;         // marshalled TPMS_ATTEST from TPM2_CertifyCreation; empty when not available
   Bytes creation_signature;    // marshalled TPMT_SIGNATURE by the AK over creation_info
   Bytes ak_public;             // marshalled TPMT_PUBLIC of the attestation key
@@ -115,7 +119,10 @@ struct VerifyOptions {
 //   key_sensitive_data_origin key_public has sensitiveDataOrigin (fails for origin "imported", saying so)
 //   key_use                   key_public allows signing or decryption and is not restricted
 //   creation                  for origin "generated": creation_info is a TPM_ST_ATTEST_CREATION signed by the AK
-//                             over name_of(key_public); absent creation evidence fails
+//                             over name_of(key_public); absent creation evidence fails. For origin
+//                             "generated-fixedtpm" with no creation evidence: passes when key_public has
+//                             fixedTPM, fixedParent and sensitiveDataOrigin ("not needed: fixedTPM"), else fails;
+//                             creation evidence present is checked as for "generated"
 Report verify(const Evidence& e, const VerifyOptions& o);
 
 }  // namespace keyseal::attest

@@ -3,7 +3,7 @@
 //
 // Evidence (`keyseal attest`, CKA_KEYSEAL_ATTESTATION):
 //   "version"             number 1 (required)
-//   "origin"              "generated" or "imported" (required)
+//   "origin"              "generated", "imported" or "generated-fixedtpm" (required)
 //   "nonce"               hex, TPMS_ATTEST.extraData asked for, 0..64 bytes (required, may be "")
 //   "key_public"          hex, marshalled TPMT_PUBLIC of the attested key (required)
 //   "key_name"            hex, its TPM name (written for the reader; when read it must equal name_of(key_public))
@@ -382,8 +382,9 @@ Evidence from_json(std::string_view text) {
   if (f.number("version") != 1) throw std::invalid_argument("attestation evidence: unsupported \"version\"");
   Evidence e;
   e.origin = f.str("origin");
-  if (e.origin != kOriginGenerated && e.origin != kOriginImported)
-    throw std::invalid_argument("attestation evidence: field \"origin\" is neither \"generated\" nor \"imported\"");
+  if (e.origin != kOriginGenerated && e.origin != kOriginImported && e.origin != kOriginGeneratedFixedTpm)
+    throw std::invalid_argument(
+        "attestation evidence: field \"origin\" is not \"generated\", \"imported\" or \"generated-fixedtpm\"");
   e.nonce = f.bytes("nonce");
   if (e.nonce.size() > 64) throw std::invalid_argument("attestation evidence: field \"nonce\" is longer than 64 bytes");
   e.key_public = f.bytes("key_public");

@@ -56,4 +56,9 @@ std::optional<Bytes> unbase64(std::string_view s);  // strict: padded, canonical
 
 Bytes random_bytes(size_t n);
 
+// TPM2_ActivateCredential in software for an RSA EK whose private key is `ek_private` (credential.cpp): the
+// secret, or nullopt when the credential does not open (bad sizes, OAEP, integrity HMAC), as the TPM refuses.
+std::optional<Bytes> activate_credential(EVP_PKEY* ek_private, const TPMT_PUBLIC& ek, const Bytes& ak_name,
+                                         const Credential& c);
+
 }  // namespace keyseal::attest::detail

@@ -288,7 +288,31 @@ Report verify(const Evidence& e, const VerifyOptions& o) {
     add("creation", false, "origin \"imported\": the TPM did not make this key");
   } else if (e.origin.empty() && e.creation_info.empty()) {
     add("creation", true, "no origin claimed and no creation evidence (a tpm statement carries none)");
-  } else if (e.origin != kOriginGenerated) {
+  } else if (e.origin == kOriginGeneratedFixedTpm && e.creation_info.empty() && e.creation_signature.empty()) {
+    // No TPM2_CertifyCreation exists on this route (the Windows PCP offers none). The attributes the AK certified
+    // prove the origin on their own: the TPM refuses fixedTPM on any object that was not made inside it
+    // (TPM2_Import and TPM2_LoadExternal require fixedTPM and fixedParent clear; TPM 2.0 Part 1 "fixedTPM",
+    // Part 3 TPM2_Import/TPM2_LoadExternal), it sets fixedTPM only under a fixedTPM parent chain, and
+    // sensitiveDataOrigin says the TPM, not the caller, made the private part (TPM2_Create refuses it when
+    // sensitive data is supplied). The certified name covers those attributes, and ak_bound_to_ek ties the AK to
+    // a genuine TPM. What CertifyCreation would add (parent name, PCRs at creation) is not claimed. The rule
+    // needs this origin explicitly: evidence claiming "generated" without creation evidence still fails, so the
+    // Linux route (which always has CertifyCreation) keeps its stricter check.
+    std::string missing;
+    if (!key) missing = key_err;
+    else {
+      const TPMA_OBJECT a = key->objectAttributes;
+      if (!(a & TPMA_OBJECT_FIXEDTPM)) missing += " no fixedTPM;";
+      if (!(a & TPMA_OBJECT_FIXEDPARENT)) missing += " no fixedParent;";
+      if (!(a & TPMA_OBJECT_SENSITIVEDATAORIGIN)) missing += " no sensitiveDataOrigin;";
+      if (!missing.empty()) missing = "origin \"generated-fixedtpm\" without creation evidence, but the key has" +
+                                      missing.substr(0, missing.size() - 1);
+    }
+    add("creation", missing.empty(),
+        missing.empty() ? "not needed: fixedTPM and sensitiveDataOrigin certified by the AK (the TPM made this key; "
+                          "no TPM2_CertifyCreation on this route)"
+                        : missing);
+  } else if (e.origin != kOriginGenerated && e.origin != kOriginGeneratedFixedTpm) {
     add("creation", false, "unknown origin \"" + e.origin + "\"");
   } else {
     std::string err, serr;

@@ -5,6 +5,7 @@
 #include "compose/compose.h"
 
 #include "common/log.h"
+#include "pcp/attestation.h"
 #include "pcp/pcp_backend.h"
 #include "pcp/status.h"
 #include "softtoken/soft_backend.h"
@@ -55,17 +56,27 @@ std::vector<std::pair<std::string, std::string>> tpm_status(const core::Config&)
   return out;
 }
 
-// Key attestation through the Platform Crypto Provider (NCryptCreateClaim) is not built yet (issue 14, item 6).
-attest::AkInfo attestation_key(const core::Config&) {
-  fail(CKR_FUNCTION_NOT_SUPPORTED, "TPM key attestation is not available on Windows yet");
+// Key attestation through the Platform Crypto Provider (pcp/attestation.h): the AIK "keyseal-ak" the PCP keeps
+// for this user, made on first use. Where keyseal_attest is not built, pcp/ answers CKR_FUNCTION_NOT_SUPPORTED.
+namespace {
+std::shared_ptr<pcp::Provider> usable_provider() {
+  std::string why;
+  std::shared_ptr<pcp::Provider> p = pcp::make_system_provider(why);
+  if (p && !pcp::probe(*p, why)) p.reset();
+  if (!p) fail(CKR_DEVICE_ERROR, why.empty() ? "no TPM 2.0 behind the Platform Crypto Provider" : why);
+  return p;
+}
+}  // namespace
+
+attest::AkInfo attestation_key(const core::Config&) { return pcp::ak_info(*usable_provider()); }
+
+std::optional<attest::Bytes> activate_credential(const core::Config&, const attest::Credential& c) {
+  return pcp::activate_credential(*usable_provider(), c);
 }
 
-std::optional<attest::Bytes> activate_credential(const core::Config&, const attest::Credential&) {
-  fail(CKR_FUNCTION_NOT_SUPPORTED, "TPM key attestation is not available on Windows yet");
-}
-
+// Not built yet: AK certificates kept next to the store (as tpm-ak/ on Linux) and put into the evidence.
 void store_ak_certificates(const core::Config&, const std::vector<attest::Bytes>&) {
-  fail(CKR_FUNCTION_NOT_SUPPORTED, "TPM key attestation is not available on Windows yet");
+  fail(CKR_FUNCTION_NOT_SUPPORTED, "keeping AK certificates is not available on Windows yet");
 }
 
 }  // namespace keyseal::compose

@@ -1,5 +1,6 @@
 // FakeProvider: the Platform Crypto Provider's documented behaviour over OpenSSL keys held in memory.
 #include "pcp/fake_provider.h"
+#include "pcp/fake_provider_key.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -10,41 +11,7 @@
 
 namespace keyseal::pcp {
 
-namespace {
-
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct CtxFree {
-  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
-};
-using CtxPtr = std::unique_ptr<EVP_PKEY_CTX, CtxFree>;
-
-const EVP_MD* md_of(Hash h) {
-  switch (h) {
-    case Hash::sha1: return EVP_sha1();
-    case Hash::sha256: return EVP_sha256();
-    case Hash::sha384: return EVP_sha384();
-    case Hash::sha512: return EVP_sha512();
-    default: return nullptr;
-  }
-}
-
-Status st(uint32_t c, const char* call) { return Status{c, call}; }
-
-SecureBytes bn_bytes(const BIGNUM* b, size_t pad_to = 0) {
-  const size_t n = static_cast<size_t>(BN_num_bytes(b));
-  SecureBytes out(pad_to > n ? pad_to : n, 0);
-  BN_bn2bin(b, out.data() + (out.size() - n));
-  return out;
-}
-
-}  // namespace
-
-struct FakeProvider::Key {
-  KeySpec spec;
-  std::unique_ptr<EVP_PKEY, PkeyFree> pkey;
-};
+using namespace fake_detail;
 
 FakeProvider::FakeProvider(uint32_t lockout_threshold) : threshold_(lockout_threshold) {}
 FakeProvider::~FakeProvider() = default;

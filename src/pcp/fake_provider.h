@@ -29,6 +29,22 @@ class FakeProvider final : public Provider {
                               ByteView ciphertext) override;
   Status change_auth(const std::string& name, ByteView old_auth, ByteView new_auth) override;
 
+  // Attestation (fake_attest.cpp, when built with keyseal_attest; else NTE_NOT_SUPPORTED): an RSA 2048 EK from
+  // the TCG template L-1 with a certificate from a test CA this fake owns, AIKs with the PCP's template (RSA
+  // 2048, attributes 0x00050472, RSASSA-SHA1), claims in the KAST/KADS/PCPM layouts with a TPMS_ATTEST made as
+  // TPM2_Certify makes it, and TPM2_ActivateCredential in software.
+  Status create_identity_key(const std::string& name) override;
+  Result<std::vector<uint8_t>> key_blob(const std::string& key) override;
+  Result<std::vector<uint8_t>> identity_binding(const std::string& aik) override;
+  Result<std::vector<uint8_t>> key_claim(const std::string& key, ByteView key_auth, const std::string& aik,
+                                         ByteView nonce) override;
+  Result<std::vector<uint8_t>> ek_public() override;
+  Result<std::vector<std::vector<uint8_t>>> ek_certificates() override;
+  Result<SecureBytes> activate(const std::string& aik, ByteView blob) override;
+  // The test CA's root certificate (DER) that issued the EK certificate: the verifier's trust anchor in tests.
+  // Empty when attestation is not built in.
+  std::vector<uint8_t> ek_root();
+
   // Faults. absent: TBS answers TBS_E_TPM_NOT_FOUND and the platform type does not read (as under wine).
   void set_absent(bool absent);
   void set_tpm_version(uint32_t v);  // device info's version (1: a TPM 1.2)
@@ -44,6 +60,8 @@ class FakeProvider final : public Provider {
 
  private:
   struct Key;
+  struct Attestation;
+  Attestation& attestation();  // made on first use: RSA key generation is slow (lock held)
   Status gate(const char* call);                     // fault injection and absence (lock held)
   Status check_auth(Key& k, ByteView auth, const char* call);  // the DA counter (lock held)
 
@@ -58,6 +76,7 @@ class FakeProvider final : public Provider {
   bool fail_once_ = false;
   unsigned fail_skip_ = 0;
   uint64_t uses_ = 0;
+  std::shared_ptr<Attestation> att_;
 };
 
 }  // namespace keyseal::pcp

@@ -10,6 +10,7 @@
 #include <bcrypt.h>
 #include <ncrypt.h>
 #include <tbs.h>
+#include <wincrypt.h>
 
 #include "pcp/provider.h"
 
@@ -46,6 +47,25 @@ constexpr wchar_t kPlatformType[] = L"PCP_PLATFORM_TYPE";    // NCRYPT_PCP_PLATF
 constexpr wchar_t kUsageAuth[] = L"PCP_USAGEAUTH";           // NCRYPT_PCP_USAGEAUTH_PROPERTY
 constexpr wchar_t kChangePassword[] = L"PCP_CHANGEPASSWORD";  // NCRYPT_PCP_CHANGEPASSWORD_PROPERTY
 constexpr uint32_t kNoMoreItems = 0x8009002A;                 // NTE_NO_MORE_ITEMS
+
+// --- attestation (docs/design/pcp-attestation.md): values from the Windows SDK's ncrypt.h, which mingw-w64's
+// and Wine's headers lack ---
+// SECURITY_STATUS NCryptCreateClaim(hSubjectKey, hAuthorityKey, dwClaimType, pParameterList, pbClaimBlob,
+// cbClaimBlob, pcbResult, dwFlags): Windows 10 and later, resolved at run time so keyseal.dll loads on older
+// systems (and under wine, whose ncrypt.dll lacks it).
+using CreateClaimFn = SECURITY_STATUS(WINAPI*)(NCRYPT_KEY_HANDLE, NCRYPT_KEY_HANDLE, DWORD, BCryptBufferDesc*, PBYTE,
+                                               DWORD, DWORD*, DWORD);
+constexpr DWORD kClaimAuthorityAndSubject = 0x00000003;  // NCRYPT_CLAIM_AUTHORITY_AND_SUBJECT
+constexpr ULONG kBufferKeyAttestationNonce = 49;         // NCRYPTBUFFER_CLAIM_KEYATTESTATION_NONCE
+constexpr ULONG kBufferVersion = 0;                      // NCRYPTBUFFER_VERSION
+constexpr wchar_t kKeyUsagePolicy[] = L"PCP_KEY_USAGE_POLICY";  // NCRYPT_PCP_KEY_USAGE_POLICY_PROPERTY
+constexpr DWORD kPcpIdentityKey = 0x00000008;                   // NCRYPT_PCP_IDENTITY_KEY
+constexpr wchar_t kIdBinding[] = L"PCP_TPM12_IDBINDING";        // NCRYPT_PCP_TPM12_IDBINDING_PROPERTY
+constexpr wchar_t kIdActivation[] = L"PCP_TPM12_IDACTIVATION";  // NCRYPT_PCP_TPM12_IDACTIVATION_PROPERTY
+constexpr wchar_t kEkPub[] = L"PCP_EKPUB";                      // NCRYPT_PCP_EKPUB_PROPERTY
+constexpr wchar_t kRsaEkNvCert[] = L"PCP_RSA_EKNVCERT";         // NCRYPT_PCP_RSA_EKNVCERT_PROPERTY
+constexpr wchar_t kEccEkNvCert[] = L"PCP_ECC_EKNVCERT";         // NCRYPT_PCP_ECC_EKNVCERT_PROPERTY
+constexpr wchar_t kEkNvCert[] = L"PCP_EKNVCERT";                // NCRYPT_PCP_EKNVCERT_PROPERTY
 
 Status st(SECURITY_STATUS s, const char* call) { return Status{static_cast<uint32_t>(s), call}; }
 
@@ -175,31 +195,21 @@ class NcryptProvider final : public Provider {
     const wchar_t* alg = spec.alg == KeyAlg::rsa        ? BCRYPT_RSA_ALGORITHM
                          : spec.alg == KeyAlg::ecdsa_p256 ? BCRYPT_ECDSA_P256_ALGORITHM
                                                           : BCRYPT_ECDSA_P384_ALGORITHM;
-    const std::wstring name = wide(spec.name);
-    Key k;
-    // No NCRYPT_OVERWRITE_KEY_FLAG: an existing name answers NTE_EXISTS. Per-user key (no machine-key flag).
-    SECURITY_STATUS s = NCryptCreatePersistedKey(prov_, k.out(), alg, name.c_str(), 0, 0);
-    if (s != ERROR_SUCCESS) return st(s, "NCryptCreatePersistedKey");
-    auto set_dword = [&](const wchar_t* prop, DWORD v) {
-      return NCryptSetProperty(k.get(), prop, reinterpret_cast<PBYTE>(&v), sizeof v, 0);
-    };
-    Status out = st(ERROR_SUCCESS, "NCryptFinalizeKey");
-    if (spec.alg == KeyAlg::rsa && (s = set_dword(NCRYPT_LENGTH_PROPERTY, spec.bits)) != ERROR_SUCCESS)
-      out = st(s, "NCryptSetProperty(Length)");
-    const DWORD usage = (spec.sign ? NCRYPT_ALLOW_SIGNING_FLAG : 0) | (spec.decrypt ? NCRYPT_ALLOW_DECRYPT_FLAG : 0);
-    if (out.ok() && (s = set_dword(NCRYPT_KEY_USAGE_PROPERTY, usage)) != ERROR_SUCCESS)
-      out = st(s, "NCryptSetProperty(Key Usage)");
-    // Real TPM: the PCP never exports private keys; it may answer NTE_NOT_SUPPORTED to setting the policy.
-    if (out.ok() && (s = set_dword(NCRYPT_EXPORT_POLICY_PROPERTY, 0)) != ERROR_SUCCESS &&
-        static_cast<uint32_t>(s) != code::kNotSupported)
-      out = st(s, "NCryptSetProperty(Export Policy)");
-    if (out.ok() && (s = NCryptSetProperty(k.get(), kUsageAuth, const_cast<PBYTE>(spec.usage_auth.data()),
-                                           static_cast<DWORD>(spec.usage_auth.size()), 0)) != ERROR_SUCCESS)
-      out = st(s, "NCryptSetProperty(PCP_USAGEAUTH)");
-    if (out.ok() && (s = NCryptFinalizeKey(k.get(), NCRYPT_SILENT_FLAG)) != ERROR_SUCCESS)
-      out = st(s, "NCryptFinalizeKey");
-    if (!out.ok()) (void)NCryptDeleteKey(k.release(), NCRYPT_SILENT_FLAG);  // no half-made persisted key
-    return out;
+    return create_persisted(alg, spec.name, [&](NCRYPT_KEY_HANDLE k) {
+      SECURITY_STATUS s = ERROR_SUCCESS;
+      if (spec.alg == KeyAlg::rsa && (s = set_dword(k, NCRYPT_LENGTH_PROPERTY, spec.bits)) != ERROR_SUCCESS)
+        return st(s, "NCryptSetProperty(Length)");
+      const DWORD usage = (spec.sign ? NCRYPT_ALLOW_SIGNING_FLAG : 0) | (spec.decrypt ? NCRYPT_ALLOW_DECRYPT_FLAG : 0);
+      if ((s = set_dword(k, NCRYPT_KEY_USAGE_PROPERTY, usage)) != ERROR_SUCCESS)
+        return st(s, "NCryptSetProperty(Key Usage)");
+      // Real TPM: the PCP never exports private keys; it may answer NTE_NOT_SUPPORTED to setting the policy.
+      if ((s = set_dword(k, NCRYPT_EXPORT_POLICY_PROPERTY, 0)) != ERROR_SUCCESS &&
+          static_cast<uint32_t>(s) != code::kNotSupported)
+        return st(s, "NCryptSetProperty(Export Policy)");
+      return st(NCryptSetProperty(k, kUsageAuth, const_cast<PBYTE>(spec.usage_auth.data()),
+                                  static_cast<DWORD>(spec.usage_auth.size()), 0),
+                "NCryptSetProperty(PCP_USAGEAUTH)");
+    });
   }
 
   Status open_key(const std::string& name) override {
@@ -339,7 +349,126 @@ class NcryptProvider final : public Provider {
               "NCryptSetProperty(PCP_CHANGEPASSWORD)");
   }
 
+  Status create_identity_key(const std::string& name) override {
+    // Real TPM: PCPTool's samples run elevated; whether a standard user may make an identity key is open.
+    return create_persisted(BCRYPT_RSA_ALGORITHM, name, [](NCRYPT_KEY_HANDLE k) {
+      SECURITY_STATUS s = set_dword(k, NCRYPT_LENGTH_PROPERTY, 2048);
+      if (s != ERROR_SUCCESS) return st(s, "NCryptSetProperty(Length)");
+      return st(set_dword(k, kKeyUsagePolicy, kPcpIdentityKey), "NCryptSetProperty(PCP_KEY_USAGE_POLICY)");
+    });
+  }
+
+  Result<std::vector<uint8_t>> key_blob(const std::string& key) override {
+    Result<std::vector<uint8_t>> r;
+    Key k;
+    if (r.status = open(key, k); !r.ok()) return r;
+    DWORD n = 0;
+    SECURITY_STATUS s = NCryptExportKey(k.get(), 0, BCRYPT_OPAQUE_KEY_BLOB, nullptr, nullptr, 0, &n, 0);
+    if (s == ERROR_SUCCESS) {
+      r.value.resize(n);
+      s = NCryptExportKey(k.get(), 0, BCRYPT_OPAQUE_KEY_BLOB, nullptr, r.value.data(), n, &n, 0);
+      r.value.resize(s == ERROR_SUCCESS ? n : 0);
+    }
+    r.status = st(s, "NCryptExportKey(BCRYPT_OPAQUE_KEY_BLOB)");
+    return r;
+  }
+
+  Result<std::vector<uint8_t>> identity_binding(const std::string& aik) override {
+    Result<std::vector<uint8_t>> r;
+    Key k;
+    if (r.status = open(aik, k); !r.ok()) return r;
+    r.status = get_bytes(k.get(), kIdBinding, "NCryptGetProperty(PCP_TPM12_IDBINDING)", r.value);
+    return r;
+  }
+
+  Result<std::vector<uint8_t>> key_claim(const std::string& key, ByteView key_auth, const std::string& aik,
+                                         ByteView nonce) override {
+    Result<std::vector<uint8_t>> r;
+    HMODULE dll = GetModuleHandleW(L"ncrypt.dll");
+    const auto create_claim =
+        dll ? reinterpret_cast<CreateClaimFn>(reinterpret_cast<void*>(GetProcAddress(dll, "NCryptCreateClaim"))) : nullptr;
+    if (!create_claim) {
+      r.status = st(static_cast<SECURITY_STATUS>(code::kNotSupported), "NCryptCreateClaim");
+      return r;
+    }
+    Key subject, authority;
+    if (r.status = open_with_auth(key, key_auth, subject); !r.ok()) return r;
+    if (r.status = open(aik, authority); !r.ok()) return r;
+    // The nonce becomes TPM2_Certify's qualifyingData (TPMS_ATTEST.extraData); without a parameter list the
+    // PCP certifies with empty extraData.
+    BCryptBuffer buf{static_cast<ULONG>(nonce.size()), kBufferKeyAttestationNonce, const_cast<PBYTE>(nonce.data())};
+    BCryptBufferDesc desc{kBufferVersion, 1, &buf};
+    BCryptBufferDesc* params = nonce.empty() ? nullptr : &desc;
+    DWORD n = 0;
+    SECURITY_STATUS s =
+        create_claim(subject.get(), authority.get(), kClaimAuthorityAndSubject, params, nullptr, 0, &n, 0);
+    if (s == ERROR_SUCCESS) {
+      r.value.resize(n);
+      s = create_claim(subject.get(), authority.get(), kClaimAuthorityAndSubject, params, r.value.data(), n, &n, 0);
+      r.value.resize(s == ERROR_SUCCESS ? n : 0);
+    }
+    r.status = st(s, "NCryptCreateClaim");
+    return r;
+  }
+
+  Result<std::vector<uint8_t>> ek_public() override {
+    Result<std::vector<uint8_t>> r;
+    r.status = get_bytes(prov_, kEkPub, "NCryptGetProperty(PCP_EKPUB)", r.value);
+    return r;
+  }
+
+  // Each property answers an HCERTSTORE handle (not DER). The RSA store first, then the ECC one (its failure is
+  // not fatal), and the generic PCP_EKNVCERT only when both gave nothing; an empty store is a valid answer.
+  Result<std::vector<std::vector<uint8_t>>> ek_certificates() override {
+    Result<std::vector<std::vector<uint8_t>>> r;
+    Status rsa = read_cert_store(kRsaEkNvCert, "NCryptGetProperty(PCP_RSA_EKNVCERT)", r.value);
+    (void)read_cert_store(kEccEkNvCert, "NCryptGetProperty(PCP_ECC_EKNVCERT)", r.value);
+    if (r.value.empty()) {
+      Status any = read_cert_store(kEkNvCert, "NCryptGetProperty(PCP_EKNVCERT)", r.value);
+      r.status = rsa.ok() ? rsa : any;
+    }
+    return r;
+  }
+
+  Result<SecureBytes> activate(const std::string& aik, ByteView blob) override {
+    Result<SecureBytes> r;
+    Key k;
+    if (r.status = open(aik, k); !r.ok()) return r;
+    SECURITY_STATUS s = NCryptSetProperty(k.get(), kIdActivation, const_cast<PBYTE>(blob.data()),
+                                          static_cast<DWORD>(blob.size()), 0);
+    if (s != ERROR_SUCCESS) {
+      r.status = st(s, "NCryptSetProperty(PCP_TPM12_IDACTIVATION)");
+      return r;
+    }
+    // The recovered secret, raw (a TPM2B_DIGEST's contents): at most a digest, 256 bytes is ample.
+    uint8_t secret[256];
+    DWORD n = 0;
+    s = NCryptGetProperty(k.get(), kIdActivation, secret, sizeof secret, &n, 0);
+    r.status = st(s, "NCryptGetProperty(PCP_TPM12_IDACTIVATION)");
+    if (r.ok()) r.value.assign(secret, secret + (n <= sizeof secret ? n : 0));
+    SecureZeroMemory(secret, sizeof secret);
+    return r;
+  }
+
  private:
+  static SECURITY_STATUS set_dword(NCRYPT_KEY_HANDLE k, const wchar_t* prop, DWORD v) {
+    return NCryptSetProperty(k, prop, reinterpret_cast<PBYTE>(&v), sizeof v, 0);
+  }
+  // NCryptCreatePersistedKey, `configure` (its properties), NCryptFinalizeKey(SILENT). No
+  // NCRYPT_OVERWRITE_KEY_FLAG: an existing name answers NTE_EXISTS. Per-user key (no machine-key flag). A key
+  // that fails half-way is deleted, never left persisted.
+  template <class F>
+  Status create_persisted(const wchar_t* alg, const std::string& name, F configure) {
+    const std::wstring w = wide(name);
+    Key k;
+    SECURITY_STATUS s = NCryptCreatePersistedKey(prov_, k.out(), alg, w.c_str(), 0, 0);
+    if (s != ERROR_SUCCESS) return st(s, "NCryptCreatePersistedKey");
+    Status out = configure(k.get());
+    if (out.ok()) out = st(NCryptFinalizeKey(k.get(), NCRYPT_SILENT_FLAG), "NCryptFinalizeKey");
+    if (!out.ok()) (void)NCryptDeleteKey(k.release(), NCRYPT_SILENT_FLAG);
+    return out;
+  }
+
   Status open(const std::string& name, Key& k) {
     const std::wstring w = wide(name);
     return st(NCryptOpenKey(prov_, k.out(), w.c_str(), 0, NCRYPT_SILENT_FLAG), "NCryptOpenKey");
@@ -350,6 +479,32 @@ class NcryptProvider final : public Provider {
     if (Status s = open(name, k); !s.ok()) return s;
     return st(NCryptSetProperty(k.get(), kUsageAuth, const_cast<PBYTE>(auth.data()), static_cast<DWORD>(auth.size()), 0),
               "NCryptSetProperty(PCP_USAGEAUTH)");
+  }
+
+  // The two-call NCryptGetProperty of a byte property.
+  static Status get_bytes(NCRYPT_HANDLE h, const wchar_t* prop, const char* call, std::vector<uint8_t>& out) {
+    DWORD n = 0;
+    SECURITY_STATUS s = NCryptGetProperty(h, prop, nullptr, 0, &n, 0);
+    if (s == ERROR_SUCCESS) {
+      out.resize(n);
+      s = NCryptGetProperty(h, prop, out.data(), n, &n, 0);
+      out.resize(s == ERROR_SUCCESS ? n : 0);
+    }
+    return st(s, call);
+  }
+
+  // A provider property holding an HCERTSTORE: its certificates appended as DER; the store is closed.
+  Status read_cert_store(const wchar_t* prop, const char* call, std::vector<std::vector<uint8_t>>& out) {
+    HCERTSTORE store = nullptr;
+    DWORD n = 0;
+    SECURITY_STATUS s = NCryptGetProperty(prov_, prop, reinterpret_cast<PBYTE>(&store), sizeof store, &n, 0);
+    if (s != ERROR_SUCCESS) return st(s, call);
+    if (!store || n != sizeof store) return st(static_cast<SECURITY_STATUS>(code::kInternalError), call);
+    for (PCCERT_CONTEXT c = CertEnumCertificatesInStore(store, nullptr); c;
+         c = CertEnumCertificatesInStore(store, c))  // each call frees the previous context
+      out.emplace_back(c->pbCertEncoded, c->pbCertEncoded + c->cbCertEncoded);
+    CertCloseStore(store, 0);
+    return st(ERROR_SUCCESS, call);
   }
 
   NCRYPT_PROV_HANDLE prov_;

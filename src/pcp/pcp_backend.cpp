@@ -1,6 +1,7 @@
 // PcpBackend: the TPM token on Windows over the Platform Crypto Provider (PKCS#11 3.0 sections 5.5 token info,
 // 5.6 PINs, 5.11 signing, 5.9 decryption, 5.14 key generation). Design in pcp_backend.h.
 #include "pcp/pcp_backend.h"
+#include "pcp/attestation.h"
 
 #include "common/log.h"
 #include "core/attributes.h"
@@ -502,6 +503,18 @@ void PcpBackend::import_key(AttributeMap& key) {
   require(cls != CKO_PRIVATE_KEY, CKR_TEMPLATE_INCONSISTENT,
           "the TPM token holds only private keys the TPM made (no import)");
   soft_.import_key(key);  // public and secret keys: checked, kept as given
+}
+
+std::optional<SecureBytes> PcpBackend::vendor_attribute(const core::Object& key, CK_ATTRIBUTE_TYPE type,
+                                                        ByteView nonce) {
+  if (key.cls() != CKO_PRIVATE_KEY || (type != CKA_KEYSEAL_TPM_PUBLIC && type != CKA_KEYSEAL_ATTESTATION))
+    return std::nullopt;
+  const SecureBytes* name = core::get_bytes(key.attrs, kNameAttr);
+  if (!name || name->empty()) return std::nullopt;
+  std::optional<SecureBytes> pub = key_tpm_public(*provider_, std::string(name->begin(), name->end()));
+  if (!pub || type == CKA_KEYSEAL_TPM_PUBLIC) return pub;
+  const KeyRef k = key_ref(key);
+  return key_attestation(*provider_, k.name, view(k.auth), nonce);
 }
 
 void PcpBackend::destroy_key(const AttributeMap& attrs) {

@@ -65,6 +65,12 @@ class PcpBackend final : public core::Backend {
   // Deletes the PCP key behind a private key object (nothing for other objects): C_DestroyObject, a session
   // key dropped, a re-initialised token's old keys. A key already gone is not an error.
   void destroy_key(const core::AttributeMap& attrs) override;
+  // CKA_KEYSEAL_TPM_PUBLIC (the PCP key blob's public area; no login needed) and CKA_KEYSEAL_ATTESTATION
+  // (NCryptCreateClaim with this user's AIK over `nonce`, as evidence JSON; needs the key's usage auth, so a
+  // login) of a private key, as the Linux TPM token answers them (pcp/attestation.h). nullopt for other
+  // objects and where attestation is not built.
+  std::optional<SecureBytes> vendor_attribute(const core::Object& key, CK_ATTRIBUTE_TYPE type,
+                                              ByteView nonce) override;
   Provider& provider() { return *provider_; }
 
  private:

@@ -39,4 +39,31 @@ std::string code_text(uint32_t c) {
 
 std::string Status::text() const { return (call.empty() ? std::string() : call + ": ") + code_text(code); }
 
+namespace {
+template <class T>
+Result<T> unsupported(const char* call) {
+  Result<T> r;
+  r.status = Status{code::kNotSupported, call};
+  return r;
+}
+}  // namespace
+
+Status Provider::create_identity_key(const std::string&) { return Status{code::kNotSupported, "NCryptFinalizeKey"}; }
+Result<std::vector<uint8_t>> Provider::key_blob(const std::string&) {
+  return unsupported<std::vector<uint8_t>>("NCryptExportKey");
+}
+Result<std::vector<uint8_t>> Provider::identity_binding(const std::string&) {
+  return unsupported<std::vector<uint8_t>>("NCryptGetProperty");
+}
+Result<std::vector<uint8_t>> Provider::key_claim(const std::string&, ByteView, const std::string&, ByteView) {
+  return unsupported<std::vector<uint8_t>>("NCryptCreateClaim");
+}
+Result<std::vector<uint8_t>> Provider::ek_public() { return unsupported<std::vector<uint8_t>>("NCryptGetProperty"); }
+Result<std::vector<std::vector<uint8_t>>> Provider::ek_certificates() {
+  return unsupported<std::vector<std::vector<uint8_t>>>("NCryptGetProperty");
+}
+Result<SecureBytes> Provider::activate(const std::string&, ByteView) {
+  return unsupported<SecureBytes>("NCryptSetProperty");
+}
+
 }  // namespace keyseal::pcp

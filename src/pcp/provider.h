@@ -127,6 +127,31 @@ class Provider {
                                       ByteView ciphertext) = 0;  // NCryptDecrypt
   // NCRYPT_PIN_PROPERTY = old, then NCRYPT_PCP_CHANGEPASSWORD_PROPERTY = new.
   virtual Status change_auth(const std::string& name, ByteView old_auth, ByteView new_auth) = 0;
+
+  // Key attestation (issue 14; docs/design/pcp-attestation.md). Byte layouts are the PCP's own (TPM structures
+  // big-endian, PCP headers little-endian); src/attest/pcp_claim.h parses them. A provider without them
+  // answers NTE_NOT_SUPPORTED (the defaults).
+  //
+  // An identity key (AIK): NCryptCreatePersistedKey(L"RSA", name) + Length 2048 + PCP_KEY_USAGE_POLICY =
+  // NCRYPT_PCP_IDENTITY_KEY + NCryptFinalizeKey. The PCP keeps it; no usage auth.
+  virtual Status create_identity_key(const std::string& name);
+  // NCryptExportKey(key, BCRYPT_OPAQUE_KEY_BLOB): the PCP key blob ("PCPM": TPM2B_PUBLIC, the wrapped private
+  // part, ...). Needs no usage auth; the TPM public area of the key is read from it.
+  virtual Result<std::vector<uint8_t>> key_blob(const std::string& key);
+  // NCryptGetProperty(aik, PCP_TPM12_IDBINDING): TPM2B_PUBLIC || TPM2B_CREATION_DATA || TPM2B_ATTEST ||
+  // TPMT_SIGNATURE.
+  virtual Result<std::vector<uint8_t>> identity_binding(const std::string& aik);
+  // NCryptCreateClaim(key, aik, NCRYPT_CLAIM_AUTHORITY_AND_SUBJECT, {KEYATTESTATION_NONCE: nonce}): the
+  // KeyAttestationStatement ("KAST") with TPM2_Certify(key, aik, qualifyingData = nonce) inside.
+  virtual Result<std::vector<uint8_t>> key_claim(const std::string& key, ByteView key_auth, const std::string& aik,
+                                                 ByteView nonce);
+  // NCryptGetProperty(provider, PCP_EKPUB): BCRYPT_RSAPUBLIC_BLOB of the RSA EK.
+  virtual Result<std::vector<uint8_t>> ek_public();
+  // PCP_RSA_EKNVCERT, PCP_ECC_EKNVCERT, then PCP_EKNVCERT (HCERTSTORE handles): the certificates, DER.
+  virtual Result<std::vector<std::vector<uint8_t>>> ek_certificates();
+  // NCryptSetProperty(aik, PCP_TPM12_IDACTIVATION, TPM2B_ID_OBJECT || TPM2B_ENCRYPTED_SECRET), then
+  // NCryptGetProperty of it: the secret TPM2_ActivateCredential recovered.
+  virtual Result<SecureBytes> activate(const std::string& aik, ByteView blob);
 };
 
 // The real provider (Windows: NCrypt/TBS), or null and why not (other systems, or no provider).

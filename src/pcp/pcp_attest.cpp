@@ -1,0 +1,91 @@
+// pcp/attestation.h over keyseal_attest: the PCP's blobs parsed by attest/pcp_claim.h into Evidence and AkInfo.
+#include "attest/pcp_claim.h"
+#include "common/error.h"
+#include "pcp/attestation.h"
+#include "pcp/status.h"
+
+#include <stdexcept>
+
+namespace keyseal::pcp {
+
+namespace {
+
+// A failed PCP call as a CK_RV with the call and code. The key's usage auth is the token's own random secret,
+// so an authorisation failure is no wrong PIN: it is reported as a device error like the rest.
+template <class T>
+T value_of(Result<T> r) {
+  if (r.ok()) return std::move(r.value);
+  if (r.status.code == code::kBadKeyset) fail(CKR_KEY_HANDLE_INVALID, r.status.text() + " (the PCP key is missing)");
+  if (r.status.code == code::kNotSupported) fail(CKR_FUNCTION_NOT_SUPPORTED, r.status.text());
+  fail(CKR_DEVICE_ERROR, r.status.text());
+}
+
+// The AIK's PCP_TPM12_IDBINDING, the AIK made first when this user has none.
+std::vector<uint8_t> aik_binding(Provider& p) {
+  Result<std::vector<uint8_t>> r = p.identity_binding(kAikName);
+  if (r.status.code == code::kBadKeyset) {
+    Status s = p.create_identity_key(kAikName);
+    if (!s.ok() && s.code != code::kExists) value_of(Result<int>{s, 0});
+    r = p.identity_binding(kAikName);
+  }
+  return value_of(std::move(r));
+}
+
+template <class F>
+auto parsed(F f) {
+  try {
+    return f();
+  } catch (const std::invalid_argument& e) {
+    fail(CKR_DEVICE_ERROR, std::string("the Platform Crypto Provider's answer does not parse: ") + e.what());
+  }
+}
+
+void describe_tpm(Provider& p, std::string& manufacturer, std::string& model, std::string& firmware) {
+  const TpmStatus s = tpm_status(p);
+  manufacturer = s.manufacturer;
+  model = s.vendor_string;
+  firmware = s.firmware;
+}
+
+}  // namespace
+
+std::optional<SecureBytes> key_tpm_public(Provider& p, const std::string& key) {
+  const attest::Bytes blob = value_of(p.key_blob(key));
+  const attest::Bytes pub = parsed([&] { return attest::key_public_from_pcp_key_blob(blob); });
+  return SecureBytes(pub.begin(), pub.end());
+}
+
+SecureBytes key_attestation(Provider& p, const std::string& key, ByteView key_auth, ByteView nonce) {
+  const attest::Bytes binding = aik_binding(p);
+  const attest::Bytes claim = value_of(p.key_claim(key, key_auth, kAikName, nonce));
+  const attest::Bytes ek = value_of(p.ek_public());
+  std::vector<attest::Bytes> certs = value_of(p.ek_certificates());
+  attest::Evidence e = parsed([&] { return attest::evidence_from_pcp_claim(claim, binding, ek, std::move(certs)); });
+  require(e.nonce == attest::Bytes(nonce.begin(), nonce.end()), CKR_DEVICE_ERROR,
+          "the claim's TPMS_ATTEST does not carry the nonce asked for");
+  describe_tpm(p, e.tpm_manufacturer, e.tpm_model, e.tpm_firmware);
+  const std::string json = attest::to_json(e);
+  return SecureBytes(json.begin(), json.end());
+}
+
+attest::AkInfo ak_info(Provider& p) {
+  const attest::Bytes binding = aik_binding(p);
+  const attest::Bytes ek = value_of(p.ek_public());
+  attest::AkInfo a;
+  a.ak_public = parsed([&] { return attest::ak_public_from_id_binding(binding); });
+  a.ek_public = parsed([&] { return attest::ek_public_from_rsa_blob(ek); });
+  a.ek_certificates = value_of(p.ek_certificates());
+  describe_tpm(p, a.tpm_manufacturer, a.tpm_model, a.tpm_firmware);
+  return a;
+}
+
+std::optional<attest::Bytes> activate_credential(Provider& p, const attest::Credential& c) {
+  (void)aik_binding(p);  // the AIK exists
+  attest::Bytes blob = c.credential_blob;
+  blob.insert(blob.end(), c.encrypted_secret.begin(), c.encrypted_secret.end());
+  Result<SecureBytes> r = p.activate(kAikName, ByteView(blob.data(), blob.size()));
+  if (!r.ok()) return std::nullopt;  // the TPM refused the credential (integrity, or not for this AIK/EK)
+  return attest::Bytes(r.value.begin(), r.value.end());
+}
+
+}  // namespace keyseal::pcp
