@@ -4,7 +4,8 @@
 #
 #   scripts/windows.sh              deps + build + test
 #   scripts/windows.sh deps         toolchain and wine (apt), deb-src sources, static sysroot, pkcs11-tool.exe
-#   scripts/windows.sh sysroot      only the sysroot libraries (OpenSSL, SQLite, Argon2, GoogleTest, pkcs11.h)
+#   scripts/windows.sh sysroot      only the sysroot libraries (OpenSSL, SQLite, Argon2, GoogleTest, pkcs11.h,
+#                                   tss2 headers)
 #   scripts/windows.sh opensc       only OpenSC's pkcs11-tool.exe (into SYSROOT/bin)
 #   scripts/windows.sh prefix       create the wine prefix (crash debugger disabled)
 #   scripts/windows.sh crashcheck   prove that a crashing program makes the wine wrapper exit non-zero
@@ -33,7 +34,7 @@ CXX_WIN=$HOST-g++-posix
 TOOLCHAIN=$REPO/cmake/toolchain-mingw64.cmake
 WINE_RUN=$REPO/scripts/windows/wine-run.sh
 APT_PACKAGES=(g++-mingw-w64-x86-64-posix mingw-w64-tools wine wine64 tcl dpkg-dev autoconf automake libtool
-              pkg-config googletest libp11-kit-dev make cmake perl xz-utils openssl)
+              pkg-config googletest libp11-kit-dev libtss2-dev make cmake perl xz-utils openssl)
 
 say() { printf '\n=== windows.sh: %s\n' "$*" >&2; }
 die() { printf '\nwindows.sh: FAILED: %s\n' "$*" >&2; exit 1; }
@@ -230,7 +231,38 @@ EOF
     mark_done pkcs11h "$key"
 }
 
-# A small Windows program that uses all three libraries, run under wine: the sysroot works.
+# The tss2 headers attest/ needs (TPM 2.0 types, tss2-mu's declarations), from Debian's libtss2-dev, like pkcs11.h
+# above. tss2-mu itself is not built: the tpm2-tss source package's upstream tarball is not served (404), so
+# attest/mu (keyseal's own code) answers the few tss2-mu calls the verifier makes on Windows.
+TSS2_HEADERS=(tss2_common.h tss2_tpm2_types.h tss2_mu.h)
+dep_tss2h() {
+    local pver; pver=$(dpkg-query -W -f='${Version}' libtss2-dev)
+    local key="tss2h libtss2-dev=$pver recipe=1"
+    if is_current tss2h "$key" && [ -f "$SYSROOT/include/tss2/tss2_mu.h" ]; then echo "tss2 headers: up to date ($key)"; return; fi
+    local h
+    for h in "${TSS2_HEADERS[@]}"; do
+        [ -f "/usr/include/tss2/$h" ] || die "libtss2-dev $pver has no /usr/include/tss2/$h"
+        # Only each other and C's own headers: nothing of the host's /usr/include may come along.
+        if grep -E '^\s*#\s*include' "/usr/include/tss2/$h" | grep -Ev '<(stdint|stdlib|stddef)\.h>|"tss2_(common|tpm2_types)\.h"'; then
+            die "/usr/include/tss2/$h includes more than C's standard headers and its siblings (see above)"
+        fi
+    done
+    install -d "$SYSROOT/include/tss2" "$SYSROOT/lib/pkgconfig"
+    for h in "${TSS2_HEADERS[@]}"; do install -m644 "/usr/include/tss2/$h" "$SYSROOT/include/tss2/"; done
+    # Headers only: no library (attest/mu provides the functions keyseal calls).
+    cat > "$SYSROOT/lib/pkgconfig/tss2-headers.pc" <<EOF
+prefix=$SYSROOT
+includedir=\${prefix}/include
+
+Name: tss2-headers
+Description: tss2_common.h, tss2_tpm2_types.h and tss2_mu.h only (from Debian's libtss2-dev $pver); no library
+Version: ${pver%%-*}
+Cflags: -I\${includedir}
+EOF
+    mark_done tss2h "$key"
+}
+
+# A small Windows program that uses the three libraries and the tss2 headers, run under wine: the sysroot works.
 sysroot_check() {
     local d=$SRC/check
     mkdir -p "$d"
@@ -240,6 +272,7 @@ sysroot_check() {
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <tss2/tss2_tpm2_types.h>
 int main(void) {
     unsigned char md[32], tag[32];
     unsigned int n = 0;
@@ -251,14 +284,18 @@ int main(void) {
     if (sqlite3_exec(db, "create table t(x); insert into t values(1);", 0, 0, 0) != SQLITE_OK) return 13;
     sqlite3_close(db);
     if (argon2id_hash_raw(2, 1024, 1, "password", 8, "saltsalt", 8, tag, sizeof tag) != ARGON2_OK) return 14;
-    printf("sysroot ok: sha256 %02x%02x.. sqlite %s argon2id %02x%02x..\n", md[0], md[1], sqlite3_libversion(), tag[0], tag[1]);
+    TPMT_PUBLIC pub = {0};
+    pub.type = TPM2_ALG_ECC;
+    if (sizeof pub.unique.rsa.buffer != TPM2_MAX_RSA_KEY_BYTES) return 15;
+    printf("sysroot ok: sha256 %02x%02x.. sqlite %s argon2id %02x%02x.. tss2 TPMT_PUBLIC %u bytes\n", md[0], md[1],
+           sqlite3_libversion(), tag[0], tag[1], (unsigned)sizeof pub);
     return 0;
 }
 EOF
     local pc="env PKG_CONFIG_LIBDIR=$SYSROOT/lib/pkgconfig pkg-config --static"
     # shellcheck disable=SC2046
-    $CC_WIN -O2 -static "$d/check.c" -o "$d/check.exe" $($pc --cflags --libs libcrypto sqlite3 libargon2) ||
-        die "sysroot check: compiling a program against libcrypto, sqlite3 and argon2 failed"
+    $CC_WIN -O2 -static "$d/check.c" -o "$d/check.exe" $($pc --cflags --libs libcrypto sqlite3 libargon2 tss2-headers) ||
+        die "sysroot check: compiling a program against libcrypto, sqlite3, argon2 and the tss2 headers failed"
     local out
     out=$("$WINE_RUN" "$d/check.exe" | tr -d '\r') || die "sysroot check: check.exe failed under wine (rc=$?)"
     echo "$out"
@@ -272,6 +309,7 @@ do_sysroot() {
     timed argon2 dep_argon2
     timed googletest dep_googletest
     timed pkcs11.h dep_pkcs11h
+    timed "tss2 headers" dep_tss2h
     timed "sysroot check" sysroot_check
 }
 

@@ -114,22 +114,32 @@ Bytes ek_public_from_rsa_blob(const Bytes& blob) {
   return ek_public_from_modulus(s[1]);
 }
 
+// One TPM2B at `off`: its size and bytes, within `b`. Only the six TPMT/TPMS (un)marshal calls of tpm_structs.cpp
+// are used here, so this parser builds on Windows, where attest/mu stands in for them.
+Bytes take_2b(const Bytes& b, size_t& off, const char* what) {
+  if (b.size() - off < 2) bad(std::string("idBinding: ") + what + " is malformed");
+  const size_t n = (size_t(b[off]) << 8) | b[off + 1];
+  if (b.size() - off - 2 < n) bad(std::string("idBinding: ") + what + " is malformed");
+  Bytes out(b.begin() + static_cast<ptrdiff_t>(off + 2), b.begin() + static_cast<ptrdiff_t>(off + 2 + n));
+  off += 2 + n;
+  return out;
+}
+
 Bytes ak_public_from_id_binding(const Bytes& b) {
-  TPM2B_PUBLIC pub{};
-  TPM2B_CREATION_DATA cd{};
-  TPM2B_ATTEST at{};
+  // TPM2B_PUBLIC || TPM2B_CREATION_DATA || TPM2B_ATTEST || TPMT_SIGNATURE
+  size_t off = 0;
+  Bytes ak = take_2b(b, off, "TPM2B_PUBLIC");
+  TPMT_PUBLIC pub{};
+  size_t inner = 0;
+  if (ak.empty() || Tss2_MU_TPMT_PUBLIC_Unmarshal(ak.data(), ak.size(), &inner, &pub) != 0)
+    bad("idBinding: TPM2B_PUBLIC is malformed");
+  if (inner != ak.size()) bad("idBinding: TPM2B_PUBLIC's size does not match its public area");
+  if (take_2b(b, off, "TPM2B_CREATION_DATA").empty()) bad("idBinding: TPM2B_CREATION_DATA is malformed");
+  if (take_2b(b, off, "TPM2B_ATTEST").empty()) bad("idBinding: TPM2B_ATTEST is malformed");
   TPMT_SIGNATURE sig{};
-  size_t off = 0, pub_end = 0;
-  if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(b.data(), b.size(), &off, &pub) != 0) bad("idBinding: TPM2B_PUBLIC is malformed");
-  pub_end = off;
-  if (Tss2_MU_TPM2B_CREATION_DATA_Unmarshal(b.data(), b.size(), &off, &cd) != 0)
-    bad("idBinding: TPM2B_CREATION_DATA is malformed");
-  if (Tss2_MU_TPM2B_ATTEST_Unmarshal(b.data(), b.size(), &off, &at) != 0) bad("idBinding: TPM2B_ATTEST is malformed");
   if (Tss2_MU_TPMT_SIGNATURE_Unmarshal(b.data(), b.size(), &off, &sig) != 0)
     bad("idBinding: TPMT_SIGNATURE is malformed");
   if (off != b.size()) bad("idBinding has " + std::to_string(b.size() - off) + " bytes after its signature");
-  Bytes ak(b.begin() + 2, b.begin() + static_cast<ptrdiff_t>(pub_end));
-  if (ak.size() != pub.size) bad("idBinding: TPM2B_PUBLIC's size does not match its public area");
   return ak;
 }
 

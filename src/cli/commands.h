@@ -19,10 +19,10 @@ int run_export(const Options& o, std::ostream& out);       // public key or cert
 int run_fingerprint(const Options& o, std::ostream& out);  // hardware factors and soft-token bindings
 int run_recover(const Options& o, std::ostream& out);      // re-bind a soft token with its recovery code
 int run_bind_tpm(const Options& o, std::ostream& out);     // bind a soft token to this machine's TPM
-int run_attest(const Options& o, std::ostream& out);       // TPM2_Certify of a token key (cmd_attest.cpp)
-int run_attest_ak(const Options& o, std::ostream& out);    // the TPM attestation key: show, activate, store cert
-int run_verify_attestation(const Options& o, std::ostream& out);  // check attestation evidence (Linux only)
-int run_make_credential(const Options& o, std::ostream& out);     // AK enrolment challenge (Linux only)
+int run_attest(const Options& o, std::ostream& out);       // TPM2_Certify of a token key (cmd_attest.cpp; Linux)
+int run_attest_ak(const Options& o, std::ostream& out);    // the TPM attestation key (Linux): show, activate, store
+int run_verify_attestation(const Options& o, std::ostream& out);  // check attestation evidence
+int run_make_credential(const Options& o, std::ostream& out);     // AK enrolment challenge
 
 // Shared by init, bind-tpm and status (cmd_bind_tpm.cpp): the once-shown recovery code, and the warning for a
 // TPM-bound soft token without one.

@@ -233,13 +233,18 @@ struct FakeProvider::Attestation {
 
   // The AIK's creation data, TPM2_CertifyCreation over it by the AIK itself, and the binding blob the PCP keeps.
   Bytes make_id_binding(EVP_PKEY* key, const Bytes& pub) {
-    TPM2B_CREATION_DATA cd{};
-    cd.creationData.pcrSelect.count = 0;
-    cd.creationData.locality = 0;
-    cd.creationData.parentNameAlg = TPM2_ALG_SHA256;
-    set2b(cd.creationData.parentName.size, cd.creationData.parentName.name, srk_name);
-    set2b(cd.creationData.parentQualifiedName.size, cd.creationData.parentQualifiedName.name, srk_name);
-    const Bytes cd_bytes = mu(cd, Tss2_MU_TPM2B_CREATION_DATA_Marshal);
+    // TPMS_CREATION_DATA, marshalled here (attest/mu, which stands in for tss2-mu on Windows, has only the
+    // verifier's structures): no PCRs, empty pcrDigest, locality 0, parent SHA-256, parent name and qualified
+    // name the SRK's, empty outsideInfo.
+    Bytes cd;
+    auto put16 = [&cd](size_t v) { cd.push_back(uint8_t(v >> 8)), cd.push_back(uint8_t(v)); };
+    cd.insert(cd.end(), {0, 0, 0, 0});  // pcrSelect.count
+    put16(0);                          // pcrDigest
+    cd.push_back(0);                   // locality
+    put16(TPM2_ALG_SHA256);            // parentNameAlg
+    for (int i = 0; i < 2; ++i) put16(srk_name.size()), cd.insert(cd.end(), srk_name.begin(), srk_name.end());
+    put16(0);  // outsideInfo
+    const Bytes cd_bytes = tpm2b(cd);
     TPMS_ATTEST a = attest_header(TPM2_ST_ATTEST_CREATION, attest::name_of(pub), {});
     set2b(a.attested.creation.objectName.size, a.attested.creation.objectName.name, attest::name_of(pub));
     set2b(a.attested.creation.creationHash.size, a.attested.creation.creationHash.buffer,
