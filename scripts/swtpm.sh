@@ -25,7 +25,7 @@ start)
   mkdir -p "$dir"
   if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then cat "$dir/tcti"; exit 0; fi
   fixed=""
-  if [ -f "$dir/port" ]; then fixed=$(cat "$dir/port"); fi  # a restart reuses the same port
+  if [ -f "$dir/port" ]; then fixed=$(cat "$dir/port"); fi  # a restart reuses the same port when it can
   # swtpm listens on the control port before the command port: ready means both answer and the process is
   # still ours. If it exited (another process took a port between the probe and its bind), try a fresh pair.
   for attempt in 1 2 3 4 5; do
@@ -57,8 +57,13 @@ for p in ($((port + 1)), $port): socket.create_connection(('127.0.0.1', p), 0.2)
     done
     kill -9 "$(cat "$dir/pid")" 2>/dev/null || true
     rm -f "$dir/pid"
-    [ -z "$fixed" ] || break
     rm -f "$dir/port"
+    # A restart prefers its old port (a client that kept the TCTI string finds the TPM again), but another
+    # process may hold that port now: then a fresh pair, and callers read the new TCTI from DIR/tcti.
+    if [ -n "$fixed" ]; then
+      echo "swtpm.sh: port $fixed is taken now (see $dir/swtpm.log); restarting on a fresh port pair" >&2
+      fixed=""
+    fi
   done
   echo "swtpm did not start; see $dir/swtpm.log" >&2
   exit 1

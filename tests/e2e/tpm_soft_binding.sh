@@ -201,7 +201,9 @@ step_a_restarted() {
   local before
   before=$(tcti_a)
   "$SWTPM_SH" start "$TPM_A"
-  expect "TPM A is back at the same TCTI" test "$(tcti_a)" = "$before"
+  # Same state; the same port too unless another process took it while A was stopped (scripts/swtpm.sh then
+  # moves to a fresh pair; what matters here is the TPM's state, which the binding depends on, not its port).
+  [[ "$(tcti_a)" == "$before" ]] || echo "note: TPM A's old port was taken; it is back at $(tcti_a)"
   export KEYSEAL_TCTI
   KEYSEAL_TCTI=$(tcti_a)
   "${P[@]}" --login --pin "$PIN" --list-objects --type privkey | tee "$W/objects-a2.out"
