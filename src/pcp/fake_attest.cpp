@@ -57,7 +57,7 @@ template <size_t N>
 void set2b(uint16_t& size, uint8_t (&buffer)[N], const Bytes& b) {
   if (b.size() > N) throw std::invalid_argument("too long for its TPM2B");
   size = static_cast<uint16_t>(b.size());
-  std::memcpy(buffer, b.data(), b.size());
+  if (!b.empty()) std::memcpy(buffer, b.data(), b.size());  // an empty vector's data() may be null
 }
 
 Bytes bn_param(EVP_PKEY* p, const char* name) {
