@@ -318,7 +318,8 @@ TEST_F(PcpAttest, CreationNotNeededOnlyForFixedTpmKeysOfThatOrigin) {
                            uint32_t(e.key_public[6]) << 8 | e.key_public[7];
     const uint32_t cleared = attrs & ~bit;
     for (int i = 0; i < 4; ++i) e.key_public[4 + i] = static_cast<uint8_t>(cleared >> (24 - 8 * i));
-    const attest::Check* c = attest::verify(e, options()).find("creation");
+    const Report r = attest::verify(e, options());  // (a Check* into a temporary Report would dangle)
+    const attest::Check* c = r.find("creation");
     EXPECT_FALSE(c->ok) << bit;
     EXPECT_NE(c->detail.find("without creation evidence, but the key has no"), std::string::npos) << c->detail;
   }
