@@ -13,12 +13,19 @@
 
 namespace keyseal::compose {
 
+namespace {
+// This user's AIK certificate chain (attest/ak_cert_file.h), beside the store; none without a store directory.
+std::filesystem::path ak_dir(const core::Config& config) {
+  return config.store_dir.empty() ? std::filesystem::path() : config.store_dir / "pcp-ak";
+}
+}  // namespace
+
 Backends make_backends(const core::Config& config) {
   crypto::Argon2Params params{config.argon2_t_cost, config.argon2_m_cost_kib, config.argon2_lanes};
   std::vector<std::shared_ptr<core::Backend>> out{
       std::make_shared<softtoken::SoftBackend>(params, softtoken::windows_machine(config.store_dir))};
   std::string why;
-  std::shared_ptr<core::Backend> tpm = pcp::connect_backend(why);
+  std::shared_ptr<core::Backend> tpm = pcp::connect_backend(why, ak_dir(config));
   if (tpm && config.backend == "soft") out.push_back(tpm);
   else if (tpm) out.insert(out.begin(), tpm);
   else if (why.empty()) why = "no TPM: the Platform Crypto Provider has no TPM 2.0";
@@ -68,15 +75,14 @@ std::shared_ptr<pcp::Provider> usable_provider() {
 }
 }  // namespace
 
-attest::AkInfo attestation_key(const core::Config&) { return pcp::ak_info(*usable_provider()); }
+attest::AkInfo attestation_key(const core::Config& config) { return pcp::ak_info(*usable_provider(), ak_dir(config)); }
 
 std::optional<attest::Bytes> activate_credential(const core::Config&, const attest::Credential& c) {
   return pcp::activate_credential(*usable_provider(), c);
 }
 
-// Not built yet: AK certificates kept next to the store (as tpm-ak/ on Linux) and put into the evidence.
-void store_ak_certificates(const core::Config&, const std::vector<attest::Bytes>&) {
-  fail(CKR_FUNCTION_NOT_SUPPORTED, "keeping AK certificates is not available on Windows yet");
+void store_ak_certificates(const core::Config& config, const std::vector<attest::Bytes>& chain) {
+  pcp::store_ak_certificates(*usable_provider(), ak_dir(config), chain);
 }
 
 }  // namespace keyseal::compose

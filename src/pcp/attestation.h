@@ -6,6 +6,7 @@
 #include "attest/evidence.h"
 #include "pcp/provider.h"
 
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -16,11 +17,18 @@ inline constexpr char kAikName[] = "keyseal-ak";
 
 // CKA_KEYSEAL_TPM_PUBLIC: the key's TPMT_PUBLIC from its PCP key blob; nullopt where attestation is not built.
 std::optional<SecureBytes> key_tpm_public(Provider& p, const std::string& key);
+// `ak_dir` below: where this user's AIK certificate chain is kept (attest/ak_cert_file.h; the composition uses
+// <store>/pcp-ak); empty: none is kept.
+//
 // CKA_KEYSEAL_ATTESTATION: the JSON evidence of NCryptCreateClaim(key, AIK, nonce) with the AIK (made on first
-// use), the EK and its certificates.
-SecureBytes key_attestation(Provider& p, const std::string& key, ByteView key_auth, ByteView nonce);
-// `keyseal attest-ak`: the AIK (made on first use) with the EK and its certificates.
-attest::AkInfo ak_info(Provider& p);
+// use), the EK and its certificates, and the AIK's certificate chain when one is kept for this AIK.
+SecureBytes key_attestation(Provider& p, const std::string& key, ByteView key_auth, ByteView nonce,
+                            const std::filesystem::path& ak_dir);
+// `keyseal attest-ak`: the AIK (made on first use) with the EK and its certificates (and its own, when kept).
+attest::AkInfo ak_info(Provider& p, const std::filesystem::path& ak_dir);
+// `keyseal attest-ak --store-cert`: keeps the chain a CA issued for the AIK (the first certificate's key must be
+// the AIK's: CKR_ARGUMENTS_BAD otherwise; CKR_DEVICE_ERROR when it cannot be written).
+void store_ak_certificates(Provider& p, const std::filesystem::path& ak_dir, const std::vector<attest::Bytes>& chain);
 // `keyseal attest-ak --activate`: TPM2_ActivateCredential with the AIK; nullopt when the TPM refused it.
 std::optional<attest::Bytes> activate_credential(Provider& p, const attest::Credential& c);
 

@@ -133,15 +133,18 @@ struct X509Free {
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 
 // A certificate for `subject_key` named `cn`, issued by (`issuer`, `issuer_key`), or self-signed when issuer is
-// null. A CA gets basicConstraints CA:TRUE and keyCertSign; an EK certificate keyEncipherment.
-X509Ptr make_cert(const char* cn, EVP_PKEY* subject_key, X509* issuer, EVP_PKEY* issuer_key, long serial) {
+// null. A CA gets basicConstraints CA:TRUE and keyCertSign; an EK certificate keyEncipherment; an AK certificate
+// (`ak`) digitalSignature and the EKU tcg-kp-AIKCertificate (2.23.133.8.3).
+X509Ptr make_cert(const char* cn, EVP_PKEY* subject_key, X509* issuer, EVP_PKEY* issuer_key, long serial,
+                  bool ak = false) {
   X509Ptr c(X509_new());
   const bool ca = issuer == nullptr;
   bool ok = c && X509_set_version(c.get(), 2) == 1 && ASN1_INTEGER_set(X509_get_serialNumber(c.get()), serial) == 1 &&
             X509_gmtime_adj(X509_getm_notBefore(c.get()), -3600) && X509_gmtime_adj(X509_getm_notAfter(c.get()), 86400L * 3650);
   X509_NAME* name = X509_NAME_new();
   ok = ok && name &&
-       X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn), -1, -1, 0) == 1 &&
+       (!*cn ||  // an AK certificate's subject is empty
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn), -1, -1, 0) == 1) &&
        X509_set_subject_name(c.get(), name) == 1 &&
        X509_set_issuer_name(c.get(), ca ? name : X509_get_subject_name(issuer)) == 1 &&
        X509_set_pubkey(c.get(), subject_key) == 1;
@@ -149,9 +152,12 @@ X509Ptr make_cert(const char* cn, EVP_PKEY* subject_key, X509* issuer, EVP_PKEY*
   X509V3_CTX v3;
   X509V3_set_ctx_nodb(&v3);
   X509V3_set_ctx(&v3, ca ? c.get() : issuer, c.get(), nullptr, nullptr, 0);
+  const char* usage = ca ? "critical,keyCertSign,cRLSign" : ak ? "critical,digitalSignature" : "critical,keyEncipherment";
   const char* ext[][2] = {{"basicConstraints", ca ? "critical,CA:TRUE" : "critical,CA:FALSE"},
-                          {"keyUsage", ca ? "critical,keyCertSign,cRLSign" : "critical,keyEncipherment"}};
+                          {"keyUsage", usage},
+                          {"extendedKeyUsage", ak ? "2.23.133.8.3" : nullptr}};
   for (const auto& [n, v] : ext) {
+    if (!v) continue;
     X509_EXTENSION* x = ok ? X509V3_EXT_conf(nullptr, &v3, n, v) : nullptr;
     ok = x && X509_add_ext(c.get(), x, -1) == 1;
     X509_EXTENSION_free(x);
@@ -199,19 +205,22 @@ struct FakeProvider::Attestation {
   Bytes ek_public;  // marshalled TPMT_PUBLIC (template L-1)
   Bytes ek_blob;    // BCRYPT_RSAPUBLIC_BLOB
   Bytes ek_cert, root;
+  Pkey ca;            // the test CA's key: it issued the EK certificate, and AK certificates after enrolment
+  X509Ptr root_cert;
+  long serial = 2;
   std::map<std::string, Aik> aiks;
   uint64_t clock = 5000;
   const Bytes srk_name = name_sha256("keyseal fake PCP storage root key");
 
   Attestation() {
     ek.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}));
-    Pkey ca(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+    ca.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
     if (!ek || !ca) throw std::runtime_error("fake EK key generation failed");
     const Bytes n = bn_param(ek.get(), OSSL_PKEY_PARAM_RSA_N);
     ek_public = attest::ek_public_from_modulus(n);
     ek_blob = attest::rsa_public_blob(n, bn_param(ek.get(), OSSL_PKEY_PARAM_RSA_E));
-    X509Ptr root_cert = make_cert("keyseal fake PCP EK root CA", ca.get(), nullptr, nullptr, 1);
-    X509Ptr ek_c = make_cert("keyseal fake PCP EK", ek.get(), root_cert.get(), ca.get(), 2);
+    root_cert = make_cert("keyseal fake PCP EK root CA", ca.get(), nullptr, nullptr, 1);
+    X509Ptr ek_c = make_cert("keyseal fake PCP EK", ek.get(), root_cert.get(), ca.get(), serial);
     root = der(root_cert.get());
     ek_cert = der(ek_c.get());
   }
@@ -268,6 +277,15 @@ FakeProvider::Attestation& FakeProvider::attestation() {
 std::vector<uint8_t> FakeProvider::ek_root() {
   std::lock_guard g(mu_);
   return attestation().root;
+}
+
+std::vector<uint8_t> FakeProvider::issue_ak_certificate(const std::string& aik) {
+  std::lock_guard g(mu_);
+  Attestation& a = attestation();
+  auto it = a.aiks.find(aik);
+  if (it == a.aiks.end()) return {};
+  X509Ptr c = make_cert("", it->second.key.get(), a.root_cert.get(), a.ca.get(), ++a.serial, true);
+  return der(c.get());
 }
 
 Status FakeProvider::create_identity_key(const std::string& name) {

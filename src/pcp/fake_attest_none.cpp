@@ -11,6 +11,7 @@ FakeProvider::Attestation& FakeProvider::attestation() {
   return *att_;
 }
 std::vector<uint8_t> FakeProvider::ek_root() { return {}; }
+std::vector<uint8_t> FakeProvider::issue_ak_certificate(const std::string&) { return {}; }
 Status FakeProvider::create_identity_key(const std::string& name) { return Provider::create_identity_key(name); }
 Result<std::vector<uint8_t>> FakeProvider::key_blob(const std::string& key) { return Provider::key_blob(key); }
 Result<std::vector<uint8_t>> FakeProvider::identity_binding(const std::string& aik) {

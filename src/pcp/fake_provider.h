@@ -44,6 +44,9 @@ class FakeProvider final : public Provider {
   // The test CA's root certificate (DER) that issued the EK certificate: the verifier's trust anchor in tests.
   // Empty when attestation is not built in.
   std::vector<uint8_t> ek_root();
+  // What the test CA issues an AIK after enrolment: a certificate for its key under the same root, with EKU
+  // 2.23.133.8.3 (DER). Empty when there is no such AIK or attestation is not built in.
+  std::vector<uint8_t> issue_ak_certificate(const std::string& aik);
 
   // Faults. absent: TBS answers TBS_E_TPM_NOT_FOUND and the platform type does not read (as under wine).
   void set_absent(bool absent);

@@ -1,10 +1,13 @@
 // pcp/attestation.h over keyseal_attest: the PCP's blobs parsed by attest/pcp_claim.h into Evidence and AkInfo.
+#include "attest/ak_cert_file.h"
 #include "attest/pcp_claim.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "pcp/attestation.h"
 #include "pcp/status.h"
 
 #include <stdexcept>
+#include <system_error>
 
 namespace keyseal::pcp {
 
@@ -47,6 +50,15 @@ void describe_tpm(Provider& p, std::string& manufacturer, std::string& model, st
   firmware = s.firmware;
 }
 
+// The AIK's kept certificate chain, when there is one for this AIK (a PCP key made again after the old one was
+// deleted has a new key: its old chain is not used, and the log says so).
+std::vector<attest::Bytes> kept_ak_certificates(const std::filesystem::path& ak_dir, const attest::Bytes& ak_public) {
+  std::string why;
+  std::vector<attest::Bytes> chain = attest::load_ak_certificates(ak_dir, ak_public, &why);
+  if (!why.empty()) log::warn("PCP attestation: " + why);
+  return chain;
+}
+
 }  // namespace
 
 std::optional<SecureBytes> key_tpm_public(Provider& p, const std::string& key) {
@@ -55,7 +67,8 @@ std::optional<SecureBytes> key_tpm_public(Provider& p, const std::string& key) {
   return SecureBytes(pub.begin(), pub.end());
 }
 
-SecureBytes key_attestation(Provider& p, const std::string& key, ByteView key_auth, ByteView nonce) {
+SecureBytes key_attestation(Provider& p, const std::string& key, ByteView key_auth, ByteView nonce,
+                            const std::filesystem::path& ak_dir) {
   const attest::Bytes binding = aik_binding(p);
   const attest::Bytes claim = value_of(p.key_claim(key, key_auth, kAikName, nonce));
   const attest::Bytes ek = value_of(p.ek_public());
@@ -63,20 +76,34 @@ SecureBytes key_attestation(Provider& p, const std::string& key, ByteView key_au
   attest::Evidence e = parsed([&] { return attest::evidence_from_pcp_claim(claim, binding, ek, std::move(certs)); });
   require(e.nonce == attest::Bytes(nonce.begin(), nonce.end()), CKR_DEVICE_ERROR,
           "the claim's TPMS_ATTEST does not carry the nonce asked for");
+  e.ak_certificates = kept_ak_certificates(ak_dir, e.ak_public);
   describe_tpm(p, e.tpm_manufacturer, e.tpm_model, e.tpm_firmware);
   const std::string json = attest::to_json(e);
   return SecureBytes(json.begin(), json.end());
 }
 
-attest::AkInfo ak_info(Provider& p) {
+attest::AkInfo ak_info(Provider& p, const std::filesystem::path& ak_dir) {
   const attest::Bytes binding = aik_binding(p);
   const attest::Bytes ek = value_of(p.ek_public());
   attest::AkInfo a;
   a.ak_public = parsed([&] { return attest::ak_public_from_id_binding(binding); });
   a.ek_public = parsed([&] { return attest::ek_public_from_rsa_blob(ek); });
   a.ek_certificates = value_of(p.ek_certificates());
+  a.ak_certificates = kept_ak_certificates(ak_dir, a.ak_public);
   describe_tpm(p, a.tpm_manufacturer, a.tpm_model, a.tpm_firmware);
   return a;
+}
+
+void store_ak_certificates(Provider& p, const std::filesystem::path& ak_dir, const std::vector<attest::Bytes>& chain) {
+  require(!ak_dir.empty(), CKR_FUNCTION_FAILED, "no store directory to keep the AK certificates in");
+  const attest::Bytes ak = parsed([&] { return attest::ak_public_from_id_binding(aik_binding(p)); });
+  try {
+    attest::store_ak_certificates(ak_dir, ak, chain);
+  } catch (const std::invalid_argument& e) {
+    fail(CKR_ARGUMENTS_BAD, e.what());
+  } catch (const std::system_error& e) {
+    fail(CKR_DEVICE_ERROR, std::string("cannot keep the AK certificates: ") + e.what());
+  }
 }
 
 std::optional<attest::Bytes> activate_credential(Provider& p, const attest::Credential& c) {

@@ -9,8 +9,11 @@ namespace {
 }  // namespace
 
 std::optional<SecureBytes> key_tpm_public(Provider&, const std::string&) { return std::nullopt; }
-SecureBytes key_attestation(Provider&, const std::string&, ByteView, ByteView) { unavailable(); }
-attest::AkInfo ak_info(Provider&) { unavailable(); }
+SecureBytes key_attestation(Provider&, const std::string&, ByteView, ByteView, const std::filesystem::path&) {
+  unavailable();
+}
+attest::AkInfo ak_info(Provider&, const std::filesystem::path&) { unavailable(); }
+void store_ak_certificates(Provider&, const std::filesystem::path&, const std::vector<attest::Bytes>&) { unavailable(); }
 std::optional<attest::Bytes> activate_credential(Provider&, const attest::Credential&) { unavailable(); }
 
 }  // namespace keyseal::pcp

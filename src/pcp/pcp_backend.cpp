@@ -269,8 +269,9 @@ CK_BYTE clamp(uint32_t v) { return static_cast<CK_BYTE>(std::min<uint32_t>(v, 25
 
 }  // namespace
 
-PcpBackend::PcpBackend(std::shared_ptr<Provider> provider, DeviceInfo info)
+PcpBackend::PcpBackend(std::shared_ptr<Provider> provider, DeviceInfo info, std::filesystem::path ak_dir)
     : provider_(std::move(provider)),
+      ak_dir_(std::move(ak_dir)),
       soft_(crypto::Argon2Params{}),
       info_(std::move(info)),
       info_read_(std::chrono::steady_clock::now()) {}
@@ -514,7 +515,7 @@ std::optional<SecureBytes> PcpBackend::vendor_attribute(const core::Object& key,
   std::optional<SecureBytes> pub = key_tpm_public(*provider_, std::string(name->begin(), name->end()));
   if (!pub || type == CKA_KEYSEAL_TPM_PUBLIC) return pub;
   const KeyRef k = key_ref(key);
-  return key_attestation(*provider_, k.name, view(k.auth), nonce);
+  return key_attestation(*provider_, k.name, view(k.auth), nonce, ak_dir_);
 }
 
 void PcpBackend::destroy_key(const AttributeMap& attrs) {
@@ -589,7 +590,8 @@ SecureBytes PcpBackend::unwrap(const core::Object& uk, const MechanismParams& m,
 
 // --- connecting and status ---
 
-std::shared_ptr<core::Backend> connect_backend(std::shared_ptr<Provider> provider, std::string& why) {
+std::shared_ptr<core::Backend> connect_backend(std::shared_ptr<Provider> provider, std::string& why,
+                                               std::filesystem::path ak_dir) {
   try {
     if (!provider) {
       if (why.empty()) why = "no TPM: no Platform Crypto Provider";
@@ -597,7 +599,7 @@ std::shared_ptr<core::Backend> connect_backend(std::shared_ptr<Provider> provide
     }
     auto info = probe(*provider, why);
     if (!info) return nullptr;
-    return std::make_shared<PcpBackend>(std::move(provider), *info);
+    return std::make_shared<PcpBackend>(std::move(provider), *info, std::move(ak_dir));
   } catch (const std::exception& e) {
     why = std::string("no TPM: ") + e.what();
   } catch (...) {
@@ -606,7 +608,7 @@ std::shared_ptr<core::Backend> connect_backend(std::shared_ptr<Provider> provide
   return nullptr;
 }
 
-std::shared_ptr<core::Backend> connect_backend(std::string& why) {
+std::shared_ptr<core::Backend> connect_backend(std::string& why, std::filesystem::path ak_dir) {
   std::shared_ptr<Provider> p;
   try {
     p = make_system_provider(why);
@@ -614,7 +616,7 @@ std::shared_ptr<core::Backend> connect_backend(std::string& why) {
     why = std::string("no TPM: ") + e.what();
     return nullptr;
   }
-  return connect_backend(std::move(p), why);
+  return connect_backend(std::move(p), why, std::move(ak_dir));
 }
 
 }  // namespace keyseal::pcp

@@ -25,6 +25,7 @@
 #include "softtoken/soft_backend.h"
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,8 +38,9 @@ inline constexpr CK_ULONG kKeyAuthAttr = 0x0102;  // sealed: the key's usage aut
 
 class PcpBackend final : public core::Backend {
  public:
-  // `info`: the device info read when connecting.
-  PcpBackend(std::shared_ptr<Provider> provider, DeviceInfo info);
+  // `info`: the device info read when connecting. `ak_dir`: where this user's AIK certificate chain is kept
+  // (attest/ak_cert_file.h), put into CKA_KEYSEAL_ATTESTATION; empty: none.
+  PcpBackend(std::shared_ptr<Provider> provider, DeviceInfo info, std::filesystem::path ak_dir = {});
   std::string_view kind() const override { return "tpm"; }
   bool supports(CK_MECHANISM_TYPE mechanism) const override;
   void limit_mechanism_info(CK_MECHANISM_TYPE mechanism, CK_MECHANISM_INFO& info) const override;
@@ -77,6 +79,7 @@ class PcpBackend final : public core::Backend {
   DeviceInfo current_info();  // re-read at most every 2 s (C_GetTokenInfo polling), else the last one
 
   std::shared_ptr<Provider> provider_;
+  std::filesystem::path ak_dir_;
   softtoken::SoftBackend soft_;
   std::mutex info_mu_;
   DeviceInfo info_;
@@ -84,9 +87,10 @@ class PcpBackend final : public core::Backend {
 };
 
 // The backend over `provider`, or null and a one-line reason ("no TPM: Tbsi_GetDeviceInfo:
-// TBS_E_TPM_NOT_FOUND (0x8028400F)"). Never throws.
-std::shared_ptr<core::Backend> connect_backend(std::shared_ptr<Provider> provider, std::string& why);
+// TBS_E_TPM_NOT_FOUND (0x8028400F)"). Never throws. `ak_dir` as for PcpBackend.
+std::shared_ptr<core::Backend> connect_backend(std::shared_ptr<Provider> provider, std::string& why,
+                                               std::filesystem::path ak_dir = {});
 // The same over the system's provider (Windows), for the module's composition.
-std::shared_ptr<core::Backend> connect_backend(std::string& why);
+std::shared_ptr<core::Backend> connect_backend(std::string& why, std::filesystem::path ak_dir = {});
 
 }  // namespace keyseal::pcp

@@ -18,6 +18,11 @@ bool create_new_private_file(const std::filesystem::path& file);
 // Throws std::system_error on any other failure.
 bool publish_no_replace(const std::filesystem::path& from, const std::filesystem::path& to);
 
+// Gives the complete file `from` the name `to`, atomically, replacing a file of that name (POSIX: rename(2) then
+// fsync of the directory; Windows: MoveFileExW with REPLACE_EXISTING and WRITE_THROUGH). Throws std::system_error
+// on failure; `from` is then left for the caller to remove.
+void publish_replacing(const std::filesystem::path& from, const std::filesystem::path& to);
+
 // Makes one directory that only this user can enter (0700; on Windows the parent's ACL, which in the user's
 // profile is the user's). Throws std::system_error when it neither exists nor can be made.
 enum class MakeDir { made, existed, not_a_directory };

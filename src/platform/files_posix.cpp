@@ -49,6 +49,11 @@ bool publish_no_replace(const std::filesystem::path& from, const std::filesystem
   return true;
 }
 
+void publish_replacing(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) throw_errno("cannot replace", to);
+  sync_dir(to);
+}
+
 MakeDir make_private_dir(const std::filesystem::path& dir) {
   if (::mkdir(dir.c_str(), 0700) == 0) return MakeDir::made;
   const int err = errno;

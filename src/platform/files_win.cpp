@@ -37,6 +37,11 @@ bool publish_no_replace(const std::filesystem::path& from, const std::filesystem
   throw_last("cannot create", to);
 }
 
+void publish_replacing(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (!MoveFileExW(from.c_str(), to.c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
+    throw_last("cannot replace", to);
+}
+
 MakeDir make_private_dir(const std::filesystem::path& dir) {
   if (CreateDirectoryW(dir.c_str(), nullptr)) return MakeDir::made;
   if (GetLastError() == ERROR_ALREADY_EXISTS) {

@@ -7,6 +7,8 @@
 // returns, so a retry after "slots full" or "handles flushed by another client" starts clean.
 #include "tpm/attest.h"
 
+#include "attest/ak_cert_file.h"
+
 #include "common/log.h"
 #include "crypto/digest.h"
 #include "platform/files.h"
@@ -195,17 +197,12 @@ std::optional<Bytes> read_nv(Connection::Guard& g, TPM2_HANDLE index) {
   return out;
 }
 
-X509* parse_x509(const Bytes& der) {
-  const unsigned char* p = der.data();
-  return d2i_X509(nullptr, &p, static_cast<long>(der.size()));
-}
-
 Bytes read_file(const fs::path& f) {
   std::ifstream in(f, std::ios::binary);
   return Bytes(std::istreambuf_iterator<char>(in), {});
 }
 
-void write_private(const fs::path& f, const Bytes& data, bool replace) {
+void write_private(const fs::path& f, const Bytes& data) {
   const fs::path tmp = f.string() + ".new" + std::to_string(::getpid());
   platform::remove_quietly(tmp);
   if (!platform::create_new_private_file(tmp)) fail(CKR_DEVICE_ERROR, "cannot create " + tmp.string());
@@ -217,15 +214,6 @@ void write_private(const fs::path& f, const Bytes& data, bool replace) {
       platform::remove_quietly(tmp);
       fail(CKR_DEVICE_ERROR, "cannot write " + tmp.string());
     }
-  }
-  if (replace) {
-    std::error_code ec;
-    fs::rename(tmp, f, ec);
-    if (ec) {
-      platform::remove_quietly(tmp);
-      fail(CKR_DEVICE_ERROR, "cannot write " + f.string() + ": " + ec.message());
-    }
-    return;
   }
   (void)platform::publish_no_replace(tmp, f);  // another process's AK may have won the race: it is as good
   platform::remove_quietly(tmp);
@@ -362,7 +350,7 @@ void Attestation::ensure_ak() {
   } catch (const std::exception& e) {
     fail(CKR_DEVICE_ERROR, std::string("cannot make the attestation key folder: ") + e.what());
   }
-  write_private(blob, b, false);
+  write_private(blob, b);
   // Whoever published first wins: use the AK in the file from now on.
   const Bytes kept = read_file(blob);
   TPM2B_PUBLIC kp{};  // (a TPM2B holding a structure unmarshals only into an empty one)
@@ -383,17 +371,9 @@ attest::AkInfo Attestation::ak_info() {
   a.ak_public = public_area(ak_pub_);
   a.ek_public = public_area(ek_pub_);
   a.ek_certificates = ek().certs;
-  const Bytes pem = read_file(ak_dir() / "ak-certs.der");
-  // The stored chain: DER certificates one after the other.
-  const unsigned char* p = pem.data();
-  const unsigned char* end = pem.data() + pem.size();
-  while (p < end) {
-    const unsigned char* start = p;
-    X509* x = d2i_X509(nullptr, &p, static_cast<long>(end - p));
-    if (!x) break;
-    X509_free(x);
-    a.ak_certificates.emplace_back(start, p);
-  }
+  std::string why;
+  a.ak_certificates = attest::load_ak_certificates(ak_dir(), a.ak_public, &why);
+  if (!why.empty()) log::warn("TPM attestation: " + why);
   const TpmInfo& info = g_.info();
   a.tpm_manufacturer = tcg_id(info.manufacturer);
   a.tpm_model = info.vendor_string;
@@ -443,42 +423,13 @@ std::optional<Bytes> Attestation::activate(const attest::Credential& c) {
 
 void Attestation::store_ak_certificates(const std::vector<Bytes>& der) {
   ensure_ak();
-  if (der.empty()) fail(CKR_ARGUMENTS_BAD, "no certificate given");
-  Bytes all;
-  for (size_t i = 0; i < der.size(); ++i) {
-    X509* x = parse_x509(der[i]);
-    if (!x) fail(CKR_ARGUMENTS_BAD, "certificate " + std::to_string(i + 1) + " is not a DER X.509 certificate");
-    X509_free(x);
-    all.insert(all.end(), der[i].begin(), der[i].end());
+  try {
+    attest::store_ak_certificates(ak_dir(), public_area(ak_pub_), der);
+  } catch (const std::invalid_argument& e) {
+    fail(CKR_ARGUMENTS_BAD, e.what());
+  } catch (const std::system_error& e) {
+    fail(CKR_DEVICE_ERROR, std::string("cannot keep the AK certificates: ") + e.what());
   }
-  // The first certificate must be the AK's: its key is the AK public area's key.
-  attest::Evidence probe_key;
-  X509* first = parse_x509(der[0]);
-  EVP_PKEY* k = X509_get0_pubkey(first);
-  bool same = false;
-  if (k) {
-    const TPMT_PUBLIC& ak = ak_pub_.publicArea;
-    if (ak.type == TPM2_ALG_ECC && EVP_PKEY_base_id(k) == EVP_PKEY_EC) {
-      unsigned char* pt = nullptr;
-      const size_t n = EVP_PKEY_get1_encoded_public_key(k, &pt);
-      const auto& x = ak.unique.ecc.x;
-      const auto& y = ak.unique.ecc.y;
-      same = n == 1u + x.size + y.size && pt[0] == 4 && std::memcmp(pt + 1, x.buffer, x.size) == 0 &&
-             std::memcmp(pt + 1 + x.size, y.buffer, y.size) == 0;
-      OPENSSL_free(pt);
-    } else if (ak.type == TPM2_ALG_RSA && EVP_PKEY_base_id(k) == EVP_PKEY_RSA) {
-      BIGNUM* n = nullptr;
-      if (EVP_PKEY_get_bn_param(k, "n", &n) == 1) {
-        Bytes nb(static_cast<size_t>(BN_num_bytes(n)));
-        BN_bn2bin(n, nb.data());
-        same = nb.size() == ak.unique.rsa.size && std::memcmp(nb.data(), ak.unique.rsa.buffer, nb.size()) == 0;
-        BN_free(n);
-      }
-    }
-  }
-  X509_free(first);
-  if (!same) fail(CKR_ARGUMENTS_BAD, "the first certificate is not for this TPM's attestation key");
-  write_private(ak_dir() / "ak-certs.der", all, true);
 }
 
 attest::Evidence Attestation::certify(const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv, ByteView auth,

@@ -2,6 +2,7 @@
 // from NCryptCreateClaim's layouts parsed by attest's portable parser and checked by the real verifier against
 // the fake's EK root; enrolment (make_credential, then the fake's TPM2_ActivateCredential); and every field of a
 // claim broken in turn, each refused with a precise reason and never a crash.
+#include "attest/ak_cert_file.h"
 #include "attest/evidence.h"
 #include "attest/pcp_claim.h"
 #include "core/attributes.h"
@@ -17,6 +18,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <memory>
 #include <random>
 
 namespace keyseal::pcp {
@@ -342,70 +345,194 @@ TEST(PcpEkTemplate, RebuildsTheL1PublicArea) {
   EXPECT_THROW(attest::ek_public_from_rsa_blob(attest::rsa_public_blob(n, {0x03})), std::invalid_argument);
 }
 
-// The PKCS#11 route: a PCP token key's CKA_KEYSEAL_TPM_PUBLIC and CKA_KEYSEAL_ATTESTATION through core's Module
-// and Session over PcpBackend, as an application reads them; the evidence verifies like the claim above.
-TEST(PcpAttestModule, VendorAttributesOfAPcpKeyVerify) {
-  std::random_device rd;
-  const auto dir = std::filesystem::temp_directory_path() / ("keyseal-pcp-attest-" + std::to_string(rd()) + std::to_string(rd()));
-  std::filesystem::create_directories(dir);
-  auto fake = std::make_shared<FakeProvider>();
-  {
+// The PKCS#11 route: core's Module and Session over PcpBackend (a fake PCP), a token with a user PIN, logged in;
+// the AIK's certificate chain kept in the store's pcp-ak folder, as the Windows composition keeps it.
+class PcpAttestModule : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device rd;
+    dir_ = std::filesystem::temp_directory_path() / ("keyseal-pcp-attest-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(dir_);
+    ak_dir_ = dir_ / "pcp-ak";
     core::Config config;
-    config.store_dir = dir;
+    config.store_dir = dir_;
     std::string why;
-    auto backend = connect_backend(fake, why);
+    auto backend = connect_backend(fake_, why, ak_dir_);
     ASSERT_TRUE(backend) << why;
-    core::Module module(config, {backend});
-    const CK_SLOT_ID slot = module.slot_list(false).back();
+    module_ = std::make_unique<core::Module>(config, std::vector<std::shared_ptr<core::Backend>>{backend});
+    const CK_SLOT_ID slot = module_->slot_list(false).back();
     const std::string so = "so-secret-1", user = "user-secret-1";
-    module.init_token(slot, view(so), view(std::string(32, ' ')));
-    CK_SESSION_HANDLE s = module.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION);
-    module.login(s, CKU_SO, view(so));
-    module.session(s)->token().init_pin(view(user));
-    module.logout(s);
-    module.login(s, CKU_USER, view(user));
-    auto sess = module.session(s);
+    module_->init_token(slot, view(so), view(std::string(32, ' ')));
+    s_ = module_->open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION);
+    module_->login(s_, CKU_SO, view(so));
+    module_->session(s_)->token().init_pin(view(user));
+    module_->logout(s_);
+    module_->login(s_, CKU_USER, view(user));
+  }
+  void TearDown() override {
+    if (module_) module_->close_session(s_);
+    module_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  // A P-256 token key pair: {public, private}.
+  std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE> make_key() {
     core::AttributeMap pub, priv;
     const std::vector<uint8_t> p256 = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
     core::set_bytes(pub, CKA_EC_PARAMS, ByteView(p256));
     core::set_bool(priv, CKA_TOKEN, true);
     MechanismParams m;
     m.type = CKM_EC_KEY_PAIR_GEN;
-    const auto [hpub, hpriv] = sess->generate_key_pair(m, pub, priv);
-
-    sess->set_attestation_nonce(hpriv, ByteView(kNonce.data(), kNonce.size()));
-    core::AttributeMap got =
-        sess->vendor_attributes(*sess->object(hpriv), {CKA_KEYSEAL_TPM_PUBLIC, CKA_KEYSEAL_ATTESTATION});
-    ASSERT_EQ(got.count(CKA_KEYSEAL_TPM_PUBLIC), 1u);
-    ASSERT_EQ(got.count(CKA_KEYSEAL_ATTESTATION), 1u);
-    const SecureBytes& json = got[CKA_KEYSEAL_ATTESTATION];
-    const Evidence e = attest::from_json(std::string(json.begin(), json.end()));
-    EXPECT_EQ(Bytes(got[CKA_KEYSEAL_TPM_PUBLIC].begin(), got[CKA_KEYSEAL_TPM_PUBLIC].end()), e.key_public);
-    EXPECT_EQ(e.tpm_manufacturer.empty(), false);
-    VerifyOptions o;
-    o.roots = {fake->ek_root()};
-    o.nonce = kNonce;
-    o.activate = [&](const attest::Credential& c) { return activate_credential(*fake, c); };
-    const Report r = attest::verify(e, o);
-    std::string failed;
-    for (const auto& c : r.checks)
-      if (!c.ok) failed += c.name + ": " + c.detail + "\n";
-    EXPECT_TRUE(r.ok()) << failed;
-    // The same session and nonce give the same bytes (a size query, then the read); the public key has none.
-    EXPECT_EQ(sess->vendor_attributes(*sess->object(hpriv), {CKA_KEYSEAL_ATTESTATION})[CKA_KEYSEAL_ATTESTATION], json);
-    EXPECT_TRUE(sess->vendor_attributes(*sess->object(hpub), {CKA_KEYSEAL_ATTESTATION}).empty());
-    // The AIK was made once, on first use, and `attest-ak` names the same one.
-    const attest::AkInfo ak = ak_info(*fake);
-    EXPECT_EQ(ak.ak_public, e.ak_public);
-    EXPECT_EQ(ak.ek_public, e.ek_public);
-    EXPECT_EQ(fake->create_identity_key(kAikName).code, code::kExists);
-    // A credential for another name does not activate.
-    const attest::Credential wrong = attest::make_credential(ak.ek_public, attest::name_of(e.key_public), Bytes(32, 1));
-    EXPECT_FALSE(activate_credential(*fake, wrong).has_value());
-    module.close_session(s);
+    return module_->session(s_)->generate_key_pair(m, pub, priv);
   }
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
+  // CKA_KEYSEAL_ATTESTATION of `key` for kNonce, parsed.
+  Evidence attestation(CK_OBJECT_HANDLE key) {
+    auto sess = module_->session(s_);
+    sess->set_attestation_nonce(key, ByteView(kNonce.data(), kNonce.size()));
+    core::AttributeMap got = sess->vendor_attributes(*sess->object(key), {CKA_KEYSEAL_ATTESTATION});
+    const SecureBytes& json = got[CKA_KEYSEAL_ATTESTATION];
+    return attest::from_json(std::string(json.begin(), json.end()));
+  }
+  // The CK_RV store_ak_certificates() fails with (CKR_OK when it succeeds).
+  CK_RV store(const std::vector<Bytes>& chain, const std::filesystem::path& ak_dir) {
+    try {
+      store_ak_certificates(*fake_, ak_dir, chain);
+    } catch (const Error& e) {
+      return e.rv;
+    }
+    return CKR_OK;
+  }
+  static std::string failures(const Report& r) {
+    std::string s;
+    for (const auto& c : r.checks)
+      if (!c.ok) s += c.name + ": " + c.detail + "\n";
+    return s;
+  }
+
+  std::shared_ptr<FakeProvider> fake_ = std::make_shared<FakeProvider>();
+  std::filesystem::path dir_, ak_dir_;
+  std::unique_ptr<core::Module> module_;
+  CK_SESSION_HANDLE s_ = 0;
+};
+
+// A PCP token key's CKA_KEYSEAL_TPM_PUBLIC and CKA_KEYSEAL_ATTESTATION, as an application reads them; the
+// evidence verifies like the claim above.
+TEST_F(PcpAttestModule, VendorAttributesOfAPcpKeyVerify) {
+  const auto [hpub, hpriv] = make_key();
+  auto sess = module_->session(s_);
+  sess->set_attestation_nonce(hpriv, ByteView(kNonce.data(), kNonce.size()));
+  core::AttributeMap got =
+      sess->vendor_attributes(*sess->object(hpriv), {CKA_KEYSEAL_TPM_PUBLIC, CKA_KEYSEAL_ATTESTATION});
+  ASSERT_EQ(got.count(CKA_KEYSEAL_TPM_PUBLIC), 1u);
+  ASSERT_EQ(got.count(CKA_KEYSEAL_ATTESTATION), 1u);
+  const SecureBytes& json = got[CKA_KEYSEAL_ATTESTATION];
+  const Evidence e = attest::from_json(std::string(json.begin(), json.end()));
+  EXPECT_EQ(Bytes(got[CKA_KEYSEAL_TPM_PUBLIC].begin(), got[CKA_KEYSEAL_TPM_PUBLIC].end()), e.key_public);
+  EXPECT_EQ(e.tpm_manufacturer.empty(), false);
+  EXPECT_TRUE(e.ak_certificates.empty());  // no enrolment yet
+  VerifyOptions o;
+  o.roots = {fake_->ek_root()};
+  o.nonce = kNonce;
+  o.activate = [&](const attest::Credential& c) { return activate_credential(*fake_, c); };
+  const Report r = attest::verify(e, o);
+  EXPECT_TRUE(r.ok()) << failures(r);
+  // The same session and nonce give the same bytes (a size query, then the read); the public key has none.
+  EXPECT_EQ(sess->vendor_attributes(*sess->object(hpriv), {CKA_KEYSEAL_ATTESTATION})[CKA_KEYSEAL_ATTESTATION], json);
+  EXPECT_TRUE(sess->vendor_attributes(*sess->object(hpub), {CKA_KEYSEAL_ATTESTATION}).empty());
+  // The AIK was made once, on first use, and `attest-ak` names the same one.
+  const attest::AkInfo ak = ak_info(*fake_, ak_dir_);
+  EXPECT_EQ(ak.ak_public, e.ak_public);
+  EXPECT_EQ(ak.ek_public, e.ek_public);
+  EXPECT_EQ(fake_->create_identity_key(kAikName).code, code::kExists);
+  // A credential for another name does not activate.
+  const attest::Credential wrong = attest::make_credential(ak.ek_public, attest::name_of(e.key_public), Bytes(32, 1));
+  EXPECT_FALSE(activate_credential(*fake_, wrong).has_value());
+}
+
+// `attest-ak --store-cert` on Windows: the chain the CA issued after enrolment is kept for the AIK and goes into
+// every later attestation, where it binds the AIK to the EK without a TPM (no activation callback); a "tpm"
+// statement made from that evidence verifies by its x5c alone.
+TEST_F(PcpAttestModule, KeptAkCertificateGoesIntoTheEvidenceAndBindsTheAik) {
+  const auto [hpub, hpriv] = make_key();
+  const attest::AkInfo before = ak_info(*fake_, ak_dir_);  // makes the AIK, as `attest-ak` does
+  EXPECT_TRUE(before.ak_certificates.empty());
+  const Bytes cert = fake_->issue_ak_certificate(kAikName);
+  ASSERT_FALSE(cert.empty());
+  ASSERT_EQ(store({cert}, ak_dir_), CKR_OK);
+  EXPECT_EQ(ak_info(*fake_, ak_dir_).ak_certificates, std::vector<Bytes>{cert});
+
+  const Evidence e = attestation(hpriv);
+  ASSERT_EQ(e.ak_certificates, std::vector<Bytes>{cert});
+  VerifyOptions o;
+  o.roots = {fake_->ek_root()};
+  o.nonce = kNonce;  // and no o.activate: the CA's certificate stands for the activation
+  const Report r = attest::verify(e, o);
+  EXPECT_TRUE(r.ok()) << failures(r);
+  ASSERT_NE(r.find("ak_bound_to_ek"), nullptr);
+  EXPECT_TRUE(r.find("ak_bound_to_ek")->ok);
+
+  const Report st = attest::verify(attest::from_tpm_statement(attest::to_tpm_statement(e)), o);
+  EXPECT_TRUE(st.ok()) << failures(st);
+
+  // Without the kept chain the same evidence cannot show the binding.
+  Evidence bare = e;
+  bare.ak_certificates.clear();
+  const Report nr = attest::verify(bare, o);
+  ASSERT_NE(nr.find("ak_bound_to_ek"), nullptr);
+  EXPECT_FALSE(nr.find("ak_bound_to_ek")->ok);
+}
+
+// What --store-cert refuses, by CK_RV, each leaving the kept chain as it was.
+TEST_F(PcpAttestModule, StoreCertRefusesAChainNotForThisAik) {
+  const Bytes good = fake_->issue_ak_certificate(kAikName);
+  ASSERT_TRUE(good.empty());  // no AIK yet: the CA has nothing to certify
+  (void)ak_info(*fake_, ak_dir_);
+  const Bytes cert = fake_->issue_ak_certificate(kAikName);
+  ASSERT_EQ(store({cert}, ak_dir_), CKR_OK);
+
+  ASSERT_TRUE(fake_->create_identity_key("another-aik").ok());
+  const Bytes other = fake_->issue_ak_certificate("another-aik");
+  EXPECT_EQ(store({other}, ak_dir_), CKR_ARGUMENTS_BAD);                // another AIK's key
+  EXPECT_EQ(store({fake_->ek_root(), cert}, ak_dir_), CKR_ARGUMENTS_BAD);  // the AK's certificate must come first
+  EXPECT_EQ(store({}, ak_dir_), CKR_ARGUMENTS_BAD);
+  Bytes truncated = cert;
+  truncated.resize(truncated.size() - 1);
+  EXPECT_EQ(store({truncated}, ak_dir_), CKR_ARGUMENTS_BAD);
+  EXPECT_EQ(store({cert, Bytes{0x30, 0x03, 0x02, 0x01, 0x01}}, ak_dir_), CKR_ARGUMENTS_BAD);
+  EXPECT_EQ(store({cert}, {}), CKR_FUNCTION_FAILED);  // no store directory
+  EXPECT_EQ(ak_info(*fake_, ak_dir_).ak_certificates, std::vector<Bytes>{cert});
+
+  // A chain with the root after the AK's certificate is kept whole, in order.
+  ASSERT_EQ(store({cert, fake_->ek_root()}, ak_dir_), CKR_OK);
+  EXPECT_EQ(ak_info(*fake_, ak_dir_).ak_certificates, (std::vector<Bytes>{cert, fake_->ek_root()}));
+}
+
+// A kept file that no longer fits is not used (and not a failure): one for an earlier AIK (the PCP key was
+// deleted and made again), and a damaged one.
+TEST_F(PcpAttestModule, AKeptChainForAnotherAikOrDamagedIsLeftOut) {
+  const Bytes ak = ak_info(*fake_, ak_dir_).ak_public;
+  ASSERT_TRUE(fake_->create_identity_key("earlier-aik").ok());
+  const Bytes earlier = attest::ak_public_from_id_binding(fake_->identity_binding("earlier-aik").value);
+  attest::store_ak_certificates(ak_dir_, earlier, {fake_->issue_ak_certificate("earlier-aik")});
+  std::string why;
+  EXPECT_TRUE(attest::load_ak_certificates(ak_dir_, ak, &why).empty());
+  EXPECT_NE(why.find("enrol the attestation key again"), std::string::npos) << why;
+  EXPECT_TRUE(ak_info(*fake_, ak_dir_).ak_certificates.empty());
+  EXPECT_EQ(attest::load_ak_certificates(ak_dir_, earlier).size(), 1u);
+
+  const Bytes cert = fake_->issue_ak_certificate(kAikName);
+  ASSERT_EQ(store({cert}, ak_dir_), CKR_OK);
+  {
+    std::ofstream f(ak_dir_ / attest::kAkCertificateFile, std::ios::binary | std::ios::app);
+    f.put('\x30');
+  }
+  why.clear();
+  EXPECT_TRUE(attest::load_ak_certificates(ak_dir_, ak, &why).empty());
+  EXPECT_NE(why.find("is damaged"), std::string::npos) << why;
+  const auto [hpub, hpriv] = make_key();
+  EXPECT_TRUE(attestation(hpriv).ak_certificates.empty());
+  EXPECT_TRUE(attest::load_ak_certificates({}, ak).empty());  // no folder: none
 }
 
 }  // namespace
