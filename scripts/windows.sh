@@ -14,7 +14,9 @@
 #   scripts/windows.sh install-howto   copy toolchain + wrapper to KEYSEAL_WIN_ROOT and write its HOWTO
 #
 # Environment: KEYSEAL_WIN_ROOT (default /opt/keyseal-win; sysroot in ROOT/sysroot, sources in ROOT/src),
-# KEYSEAL_WIN_BUILD (default REPO/build-win), WINEPREFIX (default BUILD/wineprefix), JOBS (default nproc).
+# KEYSEAL_WIN_BUILD (default REPO/build-win), WINEPREFIX (default BUILD/wineprefix), JOBS (default nproc),
+# KEYSEAL_LINUX_BUILD (default REPO/build: the Linux build whose keyseal makes the swtpm evidence of the test stage
+# "keyseal.exe attestation"; scripts/test.sh builds it before it runs this script).
 # Every step is idempotent: a dependency is rebuilt only when its Debian source version, the compiler's
 # version or this script's recipe for it changed (stamps in SYSROOT/.stamps).
 set -Eeuo pipefail
@@ -26,6 +28,7 @@ SYSROOT=$WIN_ROOT/sysroot
 SRC=$WIN_ROOT/src
 STAMPS=$SYSROOT/.stamps
 BUILD=${KEYSEAL_WIN_BUILD:-$REPO/build-win}
+LINUX_BUILD=${KEYSEAL_LINUX_BUILD:-$REPO/build}
 JOBS=${JOBS:-$(nproc)}
 export WINEPREFIX=${WINEPREFIX:-$BUILD/wineprefix}
 HOST=x86_64-w64-mingw32
@@ -512,8 +515,115 @@ test_cli() {
     "${K[@]}" list --pin 123456 | tee "$w/list.out"
     grep -q 'imported-ec' "$w/list.out"
     # a wrong PIN fails
-    ! "${K[@]}" list --pin 999999 >/dev/null 2>&1
+    ! "${K[@]}" list --pin 999999 >/dev/null 2>&1 || exit 1
     set +x
+}
+
+# keyseal.exe's attestation commands on evidence a real TPM made (cross-platform, not only error messages), run by
+# tests/attest/windows_fixture.sh while its swtpm is up: the Linux keyseal enrols a swtpm manufactured with EK
+# certificates as enrol.sh does (attest-ak, the CA's credential round, an AK certificate) and attests a TPM key with
+# a nonce (FIX_* variables: the files; FIX_LINUX_KEYSEAL: the Linux keyseal on that TPM token). keyseal.exe must
+#   - verify the JSON evidence and the tpm statement: exit 0, every check ok, the same checks and lines as Linux;
+#   - refuse tampered copies (exit 1) and name the failing check, as Linux does;
+#   - make a credential (TPM2_MakeCredential in software) that the swtpm's TPM2_ActivateCredential (Linux
+#     `keyseal attest-ak --activate`) opens to the same secret; a credential with a flipped byte does not open;
+#   - refuse malformed documents naming the missing field;
+#   - fail attest-ak with a message: wine has no TPM behind the Platform Crypto Provider.
+test_cli_attest() {
+    local w=$WORK/cli-attest
+    soft_env "$w"
+    unset KEYSEAL_TCTI
+    local K=("$SHIMS/keyseal" --module "$MODULE") L=("$FIX_LINUX_KEYSEAL")
+    local R=(--roots "$FIX_CA_ROOT" --roots "$FIX_EK_ROOTS") f in c rc other secret
+    set -x
+    # the untouched evidence, both formats
+    for f in json tpm; do
+        in=$FIX_EVIDENCE; [ $f = json ] || in=$FIX_STATEMENT
+        "${K[@]}" verify-attestation "${R[@]}" --nonce "$FIX_NONCE" --format $f "$in" > "$w/win-$f.out"
+        "${L[@]}" verify-attestation "${R[@]}" --nonce "$FIX_NONCE" --format $f "$in" > "$w/linux-$f.out"
+        cat "$w/win-$f.out"
+        [ "$(grep -c . "$w/win-$f.out")" -ge 5 ]
+        [ "$(grep -cv '^ok   [a-z_]*: ' "$w/win-$f.out")" = 0 ]   # every line a passing check
+        [ "$(grep -c . "$w/win-$f.out")" = "$(grep -c . "$w/linux-$f.out")" ]
+        diff "$w/linux-$f.out" "$w/win-$f.out"                  # the same checks, passing for the same reasons
+    done
+    for c in ek_certificate_chain ek_certificate_matches ak_bound_to_ek attest_signature nonce attested_name \
+             key_fixed_tpm key_sensitive_data_origin creation; do
+        grep -q "^ok   $c: " "$w/win-json.out"
+    done
+    # tampered: another nonce asked for; certify_signature with its last hex digit changed; key_public likewise,
+    # with key_name recomputed (SHA-256 name) so that the document still parses
+    other=$(openssl rand -hex 32)
+    flip_last() { perl -pe 's/(.)$/sprintf("%x", hex($1) ^ 1)/e'; }
+    jq --arg v "$(jq -r .certify_signature "$FIX_EVIDENCE" | flip_last)" '.certify_signature = $v' "$FIX_EVIDENCE" \
+        > "$w/bad-sig.json"
+    local pub; pub=$(jq -r .key_public "$FIX_EVIDENCE" | flip_last)
+    [ "${pub:4:4}" = 000b ]
+    jq --arg p "$pub" --arg n "000b$(xxd -r -p <<< "$pub" | openssl dgst -sha256 -binary | xxd -p -c 64)" \
+        '.key_public = $p | .key_name = $n' "$FIX_EVIDENCE" > "$w/bad-key.json"
+    ! cmp -s "$w/bad-sig.json" "$FIX_EVIDENCE" || exit 1
+    ! cmp -s "$w/bad-key.json" "$FIX_EVIDENCE" || exit 1
+    for c in "nonce $FIX_EVIDENCE $other" "attest_signature $w/bad-sig.json $FIX_NONCE" \
+             "attested_name $w/bad-key.json $FIX_NONCE"; do
+        set -- $c
+        rc=0
+        "${K[@]}" verify-attestation "${R[@]}" --nonce "$3" --format json "$2" > "$w/win-bad.out" || rc=$?
+        cat "$w/win-bad.out"
+        [ $rc = 1 ]
+        grep -q "^FAIL $1: " "$w/win-bad.out"
+        rc=0
+        "${L[@]}" verify-attestation "${R[@]}" --nonce "$3" --format json "$2" > "$w/linux-bad.out" || rc=$?
+        [ $rc = 1 ]
+        diff "$w/linux-bad.out" "$w/win-bad.out"
+    done
+    # make-credential on Windows, ActivateCredential by the swtpm
+    secret=$(openssl rand -hex 32)
+    "${K[@]}" make-credential --ak "$FIX_AK" --ek-cert "$FIX_EK_CERT" --secret "$secret" --out "$w/cred.json"
+    jq -e '(.credential_blob | length > 0) and (.encrypted_secret | length > 0)' "$w/cred.json"
+    "${L[@]}" attest-ak --activate "$w/cred.json" > "$w/recovered"
+    [ "$(tr -d ' \n' < "$w/recovered" | tr A-F a-f)" = "$secret" ]
+    # a byte of the credential's integrity HMAC changed: the TPM refuses it, no secret comes out
+    jq --arg b "$(jq -r .credential_blob "$w/cred.json" | perl -pe 's/^(.{20})(.)/$1 . sprintf("%x", hex($2) ^ 1)/e')" \
+        '.credential_blob = $b' "$w/cred.json" > "$w/bad-cred.json"
+    rc=0
+    "${L[@]}" attest-ak --activate "$w/bad-cred.json" > "$w/bad-recovered" || rc=$?
+    [ $rc = 1 ]
+    [ ! -s "$w/bad-recovered" ]
+    # malformed documents: the missing field named
+    echo '{}' > "$w/empty.json"
+    rc=0
+    "${K[@]}" verify-attestation "${R[@]}" --format json "$w/empty.json" 2> "$w/err" || rc=$?
+    cat "$w/err"; [ $rc = 1 ]
+    grep -q 'attestation evidence: field "version" is missing' "$w/err"
+    rc=0
+    "${K[@]}" make-credential --ak "$w/empty.json" --secret "$secret" 2> "$w/err" || rc=$?
+    cat "$w/err"; [ $rc = 1 ]
+    grep -q 'AK document: field "ak_public" is missing' "$w/err"
+    # attest-ak (and its --activate): no TPM under wine, and keyseal.exe says so. Without attest/ on Windows (this
+    # commit): "attest-ak: TPM key attestation is not available on this platform yet" (cli/main.cpp); through
+    # the Platform Crypto Provider (compose/compose_win.cpp): "no TPM...".
+    for c in "" "--activate $w/cred.json"; do
+        rc=0
+        "${K[@]}" attest-ak $c > "$w/ak.out" 2> "$w/err" || rc=$?
+        cat "$w/err"; [ $rc = 1 ]
+        [ ! -s "$w/ak.out" ]
+        grep -Eq '^keyseal: (attest-ak: TPM key attestation is not available on this platform yet|.*no TPM)' "$w/err"
+    done
+    set +x
+}
+
+# The attestation stage: the Linux build and swtpm are required (a missing one fails the stage, never skips it).
+run_attest_check() {
+    local mod=$LINUX_BUILD/src/pkcs11/libkeyseal.so cli=$LINUX_BUILD/src/cli/keyseal
+    if [ ! -f "$mod" ] || [ ! -x "$cli" ]; then
+        echo "no Linux build in $LINUX_BUILD ($mod and $cli): the attestation stage needs it to make TPM evidence" \
+             "(cmake -S $REPO -B $REPO/build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build $REPO/build," \
+             "as scripts/test.sh does before this script; or set KEYSEAL_LINUX_BUILD)" >&2
+        return 1
+    fi
+    command -v swtpm >/dev/null || { echo "swtpm is not installed (Debian package swtpm): scripts/deps.sh test" >&2; return 1; }
+    "$REPO/tests/attest/windows_fixture.sh" "$mod" "$cli" env MODULE="$1" SHIMS="$2" WORK="$3" \
+        bash -c "set -euo pipefail; $(declare -f soft_env test_cli_attest); test_cli_attest"
 }
 
 test_pkcs11_tool() {
@@ -554,8 +664,12 @@ test_pkcs11_tool() {
         --signature-format openssl
     # the checks can fail: other data does not verify
     head -c 1000 /dev/urandom > "$w/other"
-    ! openssl dgst -sha256 -verify "$w/pub-02.pem" -signature "$w/sig-rsa" "$w/other"
-    ! "${P[@]}" "${T[@]}" "${L[@]}" --verify --id 02 -m SHA256-RSA-PKCS -i "$w/other" --signature-file "$w/sig-rsa"
+    ! openssl dgst -sha256 -verify "$w/pub-02.pem" -signature "$w/sig-rsa" "$w/other" || exit 1
+    # pkcs11-tool --verify exits 0 on a bad signature too (OpenSC 0.23): its message is the result
+    "${P[@]}" "${T[@]}" "${L[@]}" --verify --id 02 -m SHA256-RSA-PKCS -i "$w/other" --signature-file "$w/sig-rsa" \
+        > "$w/verify-other.out" 2>&1 || true
+    cat "$w/verify-other.out"
+    grep -q '^Invalid signature' "$w/verify-other.out"
     # pkcs11-tool's own test run
     "${P[@]}" "${T[@]}" "${L[@]}" --test | tee "$w/test.out"
     grep -q 'No errors' "$w/test.out"
@@ -563,7 +677,8 @@ test_pkcs11_tool() {
 }
 
 # run_check FUNCTION MODULE SHIMS WORKDIR: a check in a shell of its own with errexit on (a function
-# called in an `||` list would run with errexit off).
+# called in an `||` list would run with errexit off). A check that a command fails is written `! CMD || exit 1`:
+# errexit ignores the status of a `!` pipeline, so a bare `! CMD` never fails the check.
 run_check() {
     MODULE=$2 SHIMS=$3 WORK=$4 bash -c "set -euo pipefail; $(declare -f soft_env "$1"); $1"
 }
@@ -592,6 +707,7 @@ do_test() {
     stage conformance test_conformance
     local dll; dll=$(find_built keyseal.dll)
     stage keyseal.exe run_check test_cli "$dll" "$SHIMS" "$BUILD/wintest"
+    stage "keyseal.exe attestation (swtpm evidence)" run_attest_check "$dll" "$SHIMS" "$BUILD/wintest"
     stage pkcs11-tool.exe run_check test_pkcs11_tool "$dll" "$SHIMS" "$BUILD/wintest"
     stop_wineserver
     echo "=== windows.sh: test took $((SECONDS - t0))s" >&2
