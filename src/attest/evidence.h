@@ -126,3 +126,12 @@ struct VerifyOptions {
 Report verify(const Evidence& e, const VerifyOptions& o);
 
 }  // namespace keyseal::attest
+
+// ---- certificates from PEM (src/attest/pem.cpp) ----
+namespace keyseal::attest {
+
+// The certificates of PEM text ("CERTIFICATE" blocks), in order, as DER, up to the first that does not parse;
+// other blocks and the text around them are skipped. Empty when there is none. Leaves OpenSSL's error queue empty.
+std::vector<Bytes> certificates_from_pem(std::string_view pem);
+
+}  // namespace keyseal::attest

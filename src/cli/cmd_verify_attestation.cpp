@@ -6,7 +6,6 @@
 #include "cli/errors.h"
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <fstream>
@@ -25,17 +24,7 @@ std::string read_all(const std::string& path) {
 // Every certificate of a PEM file (or the one of a DER file), as DER.
 std::vector<attest::Bytes> read_certificates(const std::string& path) {
   const std::string data = read_all(path);
-  std::vector<attest::Bytes> out;
-  BIO* bio = BIO_new_mem_buf(data.data(), static_cast<int>(data.size()));
-  while (X509* c = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
-    unsigned char* der = nullptr;
-    const int n = i2d_X509(c, &der);
-    if (n > 0) out.emplace_back(der, der + n);
-    OPENSSL_free(der);
-    X509_free(c);
-  }
-  BIO_free(bio);
-  ERR_clear_error();
+  std::vector<attest::Bytes> out = attest::certificates_from_pem(data);
   if (out.empty()) {
     const unsigned char* p = reinterpret_cast<const unsigned char*>(data.data());
     if (X509* c = d2i_X509(nullptr, &p, static_cast<long>(data.size()))) {

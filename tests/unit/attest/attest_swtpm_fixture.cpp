@@ -2,10 +2,10 @@
 // World of keys and attestations made once per suite (see attest_swtpm_fixture.h).
 #include "attest_swtpm_fixture.h"
 
+#include "tpm/ek_factor.h"
+
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_tctildr.h>
@@ -13,14 +13,12 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 namespace keyseal::attest::testing {
 namespace {
-
-constexpr uint8_t kPolicyA[32] = {0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xB3, 0xF8, 0x1A, 0x90, 0xCC,
-                                  0x8D, 0x46, 0xA5, 0xD7, 0x24, 0xFD, 0x52, 0xD7, 0x6E, 0x06, 0x52,
-                                  0x0B, 0x64, 0xF2, 0xA1, 0xDA, 0x1B, 0x33, 0x14, 0x69, 0xAA};
 
 void check_rc(TSS2_RC rc, const char* what) {
   if (rc != TSS2_RC_SUCCESS) throw std::runtime_error(std::string(what) + " failed: 0x" + std::to_string(rc));
@@ -29,31 +27,11 @@ void check_rc(TSS2_RC rc, const char* what) {
 
 // ---- templates ----
 
-TPM2B_PUBLIC ek_template(TPMI_ALG_PUBLIC type) {  // TCG EK Credential Profile templates L-1 and L-2
-  TPM2B_PUBLIC t{};
-  TPMT_PUBLIC& p = t.publicArea;
-  p.type = type;
-  p.nameAlg = TPM2_ALG_SHA256;
-  p.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                       TPMA_OBJECT_ADMINWITHPOLICY | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
-  p.authPolicy.size = sizeof kPolicyA;
-  std::memcpy(p.authPolicy.buffer, kPolicyA, sizeof kPolicyA);
-  if (type == TPM2_ALG_RSA) {
-    TPMS_RSA_PARMS& r = p.parameters.rsaDetail;
-    r.symmetric = {TPM2_ALG_AES, {.aes = 128}, {.aes = TPM2_ALG_CFB}};
-    r.scheme.scheme = TPM2_ALG_NULL;
-    r.keyBits = 2048;
-    p.unique.rsa.size = 256;
-  } else {
-    TPMS_ECC_PARMS& e = p.parameters.eccDetail;
-    e.symmetric = {TPM2_ALG_AES, {.aes = 128}, {.aes = TPM2_ALG_CFB}};
-    e.scheme.scheme = TPM2_ALG_NULL;
-    e.curveID = TPM2_ECC_NIST_P256;
-    e.kdf.scheme = TPM2_ALG_NULL;
-    p.unique.ecc.x.size = 32;
-    p.unique.ecc.y.size = 32;
-  }
-  return t;
+// The TCG EK Credential Profile's templates L-1 (RSA 2048) and L-2 (ECC NIST P-256), tpm/'s (tpm/ek_factor.h).
+// Still checked against an outside reference: TPM A's L-1 EK must be the key swtpm_setup certified at 0x01c00002,
+// or the good evidence fails ek_certificate_matches.
+TPM2B_PUBLIC ek_template(TPMI_ALG_PUBLIC type) {
+  return type == TPM2_ALG_RSA ? tpm::ek_template_rsa() : tpm::ek_template_ecc();
 }
 
 constexpr TPMA_OBJECT kResident = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN;
@@ -90,21 +68,10 @@ TPM2B_PUBLIC rsa_ak_template() {
 Bytes pub_bytes(const TPM2B_PUBLIC& p) { return detail::marshal(p.publicArea); }
 Bytes tpm2b_bytes(const uint8_t* b, size_t n) { return Bytes(b, b + n); }
 
-// A DER certificate from a PEM file's certificates.
+// The certificates of a PEM file, as DER; none when it cannot be read.
 std::vector<Bytes> pem_certs(const std::filesystem::path& p) {
-  std::vector<Bytes> out;
-  FILE* f = std::fopen(p.c_str(), "r");
-  if (!f) return out;
-  while (X509* c = PEM_read_X509(f, nullptr, nullptr, nullptr)) {
-    unsigned char* der = nullptr;
-    const int n = i2d_X509(c, &der);
-    out.emplace_back(der, der + n);
-    OPENSSL_free(der);
-    X509_free(c);
-  }
-  ERR_clear_error();
-  std::fclose(f);
-  return out;
+  std::ifstream in(p, std::ios::binary);
+  return certificates_from_pem(std::string(std::istreambuf_iterator<char>(in), {}));
 }
 
 }  // namespace

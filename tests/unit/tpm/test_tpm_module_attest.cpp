@@ -9,16 +9,16 @@
 #include <keyseal/pkcs11.h>
 
 #include <gtest/gtest.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 
-#include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,19 +88,19 @@ class TpmModuleAttestTest : public ::testing::Test {
     out.resize(off);
     return out;
   }
+  // The certificates of a PEM file, as DER; none when it cannot be read.
   static std::vector<Bytes> pem_certs(const std::filesystem::path& file) {
-    std::vector<Bytes> out;
-    FILE* f = std::fopen(file.c_str(), "r");
-    if (!f) return out;
-    while (X509* x = PEM_read_X509(f, nullptr, nullptr, nullptr)) {
-      unsigned char* der = nullptr;
-      const int n = i2d_X509(x, &der);
-      if (n > 0) out.emplace_back(der, der + n);
-      OPENSSL_free(der);
-      X509_free(x);
-    }
-    std::fclose(f);
-    return out;
+    std::ifstream in(file, std::ios::binary);
+    return attest::certificates_from_pem(std::string(std::istreambuf_iterator<char>(in), {}));
+  }
+  // The verifier's credential activation, by this swtpm with the token's AK; counts its calls in *count.
+  std::function<std::optional<attest::Bytes>(const attest::Credential&)> tpm_activation(int* count) {
+    return [this, count](const attest::Credential& c) -> std::optional<attest::Bytes> {
+      ++*count;
+      auto conn = Connection::shared(swtpm_.tcti());
+      auto g = conn->lock();
+      return Attestation(g, store_ + "/tpm-ak").activate(c);
+    };
   }
 
   static CK_UTF8CHAR_PTR pin(const char* p) { return reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(p)); }
@@ -160,12 +160,7 @@ TEST_F(TpmModuleAttestTest, AttestationOfATokenKeyPassesTheVerifierWithTheTpmsAc
   attest::VerifyOptions o;
   o.nonce = nonce;
   int activations = 0;
-  o.activate = [&](const attest::Credential& c) -> std::optional<attest::Bytes> {
-    ++activations;
-    auto conn = Connection::shared(swtpm_.tcti());
-    auto g = conn->lock();
-    return Attestation(g, store_ + "/tpm-ak").activate(c);
-  };
+  o.activate = tpm_activation(&activations);
   const attest::Report r = attest::verify(e, o);
   for (const char* name : {"ak_attributes", "ak_bound_to_ek", "attest_magic", "attest_type", "attest_signature",
                            "nonce", "attested_name", "key_fixed_tpm", "key_fixed_parent", "key_sensitive_data_origin",
@@ -265,12 +260,7 @@ TEST_F(TpmModuleAttestP384Test, TheHighRangeP384EkCertificateAloneIsEnough) {
   o.roots = pem_certs(swtpm_.ek_ca_pem());
   ASSERT_FALSE(o.roots.empty());
   int activations = 0;
-  o.activate = [&](const attest::Credential& c) -> std::optional<attest::Bytes> {
-    ++activations;
-    auto conn = Connection::shared(swtpm_.tcti());
-    auto g = conn->lock();
-    return Attestation(g, store_ + "/tpm-ak").activate(c);
-  };
+  o.activate = tpm_activation(&activations);
   const attest::Report r = attest::verify(e, o);
   for (const attest::Check& c : r.checks) EXPECT_TRUE(c.ok) << c.name << ": " << c.detail;
   EXPECT_TRUE(r.ok());
