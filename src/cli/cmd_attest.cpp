@@ -63,16 +63,7 @@ std::string base64(const attest::Bytes& b) {
 // Every certificate of a PEM file (or the one DER certificate it holds), in order.
 std::vector<attest::Bytes> read_certificates(const std::string& file) {
   const std::string text = read_text(file);
-  std::vector<attest::Bytes> out;
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())), BIO_free);
-  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-    unsigned char* der = nullptr;
-    const int n = i2d_X509(x, &der);
-    X509_free(x);
-    if (n <= 0) throw Failure("cannot encode a certificate of " + file);
-    out.emplace_back(der, der + n);
-    OPENSSL_free(der);
-  }
+  std::vector<attest::Bytes> out = attest::certificates_from_pem(text);
   if (out.empty()) {
     const Certificate c = read_certificate(ByteView(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
     out.emplace_back(c.der.begin(), c.der.end());
