@@ -256,6 +256,29 @@ PY
     == "$(openssl x509 -in "$CA/ak-cert.pem" -outform DER | base64 -w0)"
 }
 
+# --store-cert refuses a chain whose first certificate is not the AK's (here the EK certificate, then the CA's own
+# certificate first) and a file without a certificate, with a message; the chain kept before is unchanged.
+step_ak_cert_refused() {
+  local kept rc
+  kept=$(jq -r '.ak_certificates[0]' "$W/ak-after.json")
+  for f in "$CA/ekcert.pem" "$CA/ca.pem"; do
+    rc=0
+    "${KS[@]}" attest-ak --store-cert "$f" 2> "$W/store-refused.err" || rc=$?
+    cat "$W/store-refused.err"
+    expect "--store-cert $(basename "$f") exits 1" test "$rc" -eq 1
+    expect "--store-cert $(basename "$f") says why" grep -q "the first certificate is not for this attestation key" \
+      "$W/store-refused.err"
+  done
+  echo "not a certificate" > "$W/garbage.pem"
+  rc=0
+  "${KS[@]}" attest-ak --store-cert "$W/garbage.pem" 2> "$W/store-refused.err" || rc=$?
+  cat "$W/store-refused.err"
+  expect "--store-cert of a file without a certificate exits 1" test "$rc" -eq 1
+  "${KS[@]}" attest-ak --out "$W/ak-still.json"
+  expect "the kept AK certificate is unchanged" test "$(jq -r '.ak_certificates[0]' "$W/ak-still.json")" == "$kept"
+  expect "the kept chain is one certificate" test "$(jq '.ak_certificates | length' "$W/ak-still.json")" -eq 1
+}
+
 # --- 4. attest, verify, certify, use -------------------------------------------------------------------------
 
 # step_attest ID NAME: a fresh nonce, the tpm statement and the JSON evidence, both verified with the two roots.
@@ -434,6 +457,8 @@ run_step credential "make-credential (random secret) -> attest-ak --activate -> 
 run_step credential-other-ak "a credential made for another AK name does not activate" step_credential_other_ak
 run_step ak-cert "AK certificate from the test CA (EKU 2.23.133.8.3, empty subject, TPM SAN) -> attest-ak --store-cert" \
   step_issue_ak_cert
+run_step ak-cert-refused "attest-ak --store-cert refuses the EK's and the CA's certificate and a non-certificate" \
+  step_ak_cert_refused
 run_step attest-ec "attest the EC key (tpm and json) with a fresh nonce; verify-attestation passes" step_attest 01 ec
 run_step attest-rsa "attest the RSA key (tpm and json) with a fresh nonce; verify-attestation passes" step_attest 02 rsa
 run_step wrong-nonce "verify-attestation with another nonce fails (check nonce)" step_wrong_nonce
