@@ -483,7 +483,26 @@ test_ctest() {
     # the built files: they are replaced by the wine-driven stages below. Everything else (the gtest unit
     # tests, listed under wine at test time) must pass.
     ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" --timeout 600 --no-tests=error \
-        -LE 'e2e|interop|conformance|calibration|tpm|bench' -E '^(e2e|interop|conformance|bench)\.|softhsm'
+        -LE 'e2e|interop|conformance|calibration|tpm|bench' -E '^(e2e|interop|conformance|bench)\.|softhsm' &&
+        return 0
+    # Rarely (once in some thousands of starts, seen on 2026-12-06) wine fails to start a test program: the test
+    # "fails" in a few milliseconds with no output at all, not even gtest's first line. Only such tests are run
+    # once more, and the log says which; a test that printed anything has failed for real and is not retried.
+    local tmp=$BUILD/Testing/Temporary name names=()
+    [ -s "$tmp/LastTestsFailed.log" ] || return 1
+    while IFS=: read -r _ name; do
+        if awk -v t="$name" '$2 == "Testing:" && $3 == t {f = 1; next}
+                             f && /^Output:/ {o = 1; getline; next}
+                             f && o && /^<end of output>/ {exit}
+                             f && o {print}' "$tmp/LastTest.log" | grep -q .; then
+            return 1
+        fi
+        names+=("$name")
+    done < "$tmp/LastTestsFailed.log"
+    echo "=== windows.sh: ${#names[@]} test(s) failed without printing anything (wine did not start the program):" \
+        "${names[*]}; running them once more" >&2
+    ctest --test-dir "$BUILD" --output-on-failure --timeout 600 --no-tests=error \
+        -R "^($(IFS='|'; echo "${names[*]}"))\$"
 }
 
 test_conformance() {
@@ -528,7 +547,8 @@ test_cli() {
 #   - make a credential (TPM2_MakeCredential in software) that the swtpm's TPM2_ActivateCredential (Linux
 #     `keyseal attest-ak --activate`) opens to the same secret; a credential with a flipped byte does not open;
 #   - refuse malformed documents naming the missing field;
-#   - fail attest-ak with a message: wine has no TPM behind the Platform Crypto Provider.
+#   - fail attest-ak (--activate, --store-cert) with a message: wine has no TPM behind the Platform Crypto Provider;
+#   - refuse to attest a soft-token key, saying why.
 test_cli_attest() {
     local w=$WORK/cli-attest
     soft_env "$w"
@@ -599,16 +619,27 @@ test_cli_attest() {
     "${K[@]}" make-credential --ak "$w/empty.json" --secret "$secret" 2> "$w/err" || rc=$?
     cat "$w/err"; [ $rc = 1 ]
     grep -q 'AK document: field "ak_public" is missing' "$w/err"
-    # attest-ak (and its --activate): no TPM under wine, and keyseal.exe says so. Without attest/ on Windows (this
-    # commit): "attest-ak: TPM key attestation is not available on this platform yet" (cli/main.cpp); through
-    # the Platform Crypto Provider (compose/compose_win.cpp): "no TPM...".
-    for c in "" "--activate $w/cred.json"; do
+    # attest-ak, --activate and --store-cert go to the Platform Crypto Provider's AIK (compose/compose_win.cpp):
+    # wine has no TPM behind it, and keyseal.exe says so, writing nothing
+    for c in "" "--activate $w/cred.json" "--store-cert $FIX_CA_ROOT"; do
         rc=0
         "${K[@]}" attest-ak $c > "$w/ak.out" 2> "$w/err" || rc=$?
         cat "$w/err"; [ $rc = 1 ]
         [ ! -s "$w/ak.out" ]
-        grep -Eq '^keyseal: (attest-ak: TPM key attestation is not available on this platform yet|.*no TPM)' "$w/err"
+        grep -q '^keyseal: no TPM' "$w/err"
     done
+    [ ! -e "$KEYSEAL_STORE/pcp-ak" ]
+    # attest of a soft-token key: refused with the reason (no TPM vouches for a keystore)
+    local slot
+    slot=$("${K[@]}" init --label "win attest" --so-pin 87654321 --pin 123456 | awk '/^slot:/ {print $2}')
+    [ -n "$slot" ]
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$w/ec.pem" 2>/dev/null
+    "${K[@]}" import --slot "$slot" --pin 123456 --label soft-ec --id 0b "$w/ec.pem"
+    rc=0
+    "${K[@]}" attest --slot "$slot" --id 0b --pin 123456 --nonce "$FIX_NONCE" > "$w/attest.out" 2> "$w/err" || rc=$?
+    cat "$w/err"; [ $rc = 1 ]
+    [ ! -s "$w/attest.out" ]
+    grep -q 'is not in a TPM' "$w/err"
     set +x
 }
 
