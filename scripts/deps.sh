@@ -7,6 +7,8 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libssl-dev libsqlite3-dev libargon2-dev libp11-kit-dev
             libgtest-dev libbenchmark-dev opensc openssl sqlite3 libtss2-dev)
 test_pkgs=(swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools softhsm2 python3-cryptography-vectors clang libclang-rt-14-dev xxd util-linux)
+# The attestation tests (tests/attest/enrol.sh and its wine stage): the CA side's tools.
+test_pkgs+=(jq tpm2-tools python3-cryptography)
 # The interop scenarios (tests/interop/): the consumers themselves.
 test_pkgs+=(gnutls-bin libengine-pkcs11-openssl openssh-server openssh-client libnss3-tools p11-kit p11-kit-modules
            default-jdk-headless opensc curl python3 firefox-esr chromium xvfb xauth xdotool)
