@@ -2,7 +2,6 @@
 
 #include "attest/tpm_structs.h"
 #include "platform/files.h"
-#include "platform/process.h"
 
 #include <fstream>
 #include <iterator>
@@ -28,23 +27,7 @@ void store_ak_certificates(const fs::path& dir, const Bytes& ak_public, const st
   if (!dir.parent_path().empty()) (void)platform::make_private_dir(dir.parent_path());
   if (platform::make_private_dir(dir) == platform::MakeDir::not_a_directory)
     throw std::system_error(std::make_error_code(std::errc::not_a_directory), dir.string());
-  const fs::path file = dir / kAkCertificateFile;
-  const fs::path tmp = file.string() + ".new" + std::to_string(platform::process_id());
-  platform::remove_quietly(tmp);
-  if (!platform::create_new_private_file(tmp))
-    throw std::system_error(std::make_error_code(std::errc::file_exists), tmp.string());
-  try {
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out.write(reinterpret_cast<const char*>(all.data()), static_cast<std::streamsize>(all.size()));
-      out.flush();
-      if (!out) throw std::system_error(std::make_error_code(std::errc::io_error), "cannot write " + tmp.string());
-    }
-    platform::publish_replacing(tmp, file);
-  } catch (...) {
-    platform::remove_quietly(tmp);
-    throw;
-  }
+  (void)platform::write_private_file(dir / kAkCertificateFile, all.data(), all.size(), true);
 }
 
 std::vector<Bytes> load_ak_certificates(const fs::path& dir, const Bytes& ak_public, std::string* why) {

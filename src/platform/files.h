@@ -2,6 +2,7 @@
 // write access checks, the store directory's ownership check, and an inter-process lock on a file.
 // Failures the caller reports are std::system_error with the OS error and the path in what().
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -22,6 +23,12 @@ bool publish_no_replace(const std::filesystem::path& from, const std::filesystem
 // fsync of the directory; Windows: MoveFileExW with REPLACE_EXISTING and WRITE_THROUGH). Throws std::system_error
 // on failure; `from` is then left for the caller to remove.
 void publish_replacing(const std::filesystem::path& from, const std::filesystem::path& to);
+
+// Writes `size` bytes to a new private file beside `file` (named after this process) and publishes it as `file`:
+// replacing what is there (publish_replacing) when `replace`, else only if `file` does not exist
+// (publish_no_replace). The temporary file is gone afterwards either way. false when `file` existed and was
+// kept; throws std::system_error when the file cannot be created, written or published.
+bool write_private_file(const std::filesystem::path& file, const void* data, std::size_t size, bool replace);
 
 // Makes one directory that only this user can enter (0700; on Windows the parent's ACL, which in the user's
 // profile is the user's). Throws std::system_error when it neither exists nor can be made.

@@ -26,6 +26,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <system_error>
 
 namespace keyseal::tpm {
 
@@ -202,21 +203,13 @@ Bytes read_file(const fs::path& f) {
   return Bytes(std::istreambuf_iterator<char>(in), {});
 }
 
+// Publishes `data` as `f` unless it exists: another process's AK may have won the race, and it is as good.
 void write_private(const fs::path& f, const Bytes& data) {
-  const fs::path tmp = f.string() + ".new" + std::to_string(::getpid());
-  platform::remove_quietly(tmp);
-  if (!platform::create_new_private_file(tmp)) fail(CKR_DEVICE_ERROR, "cannot create " + tmp.string());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-    out.flush();
-    if (!out) {
-      platform::remove_quietly(tmp);
-      fail(CKR_DEVICE_ERROR, "cannot write " + tmp.string());
-    }
+  try {
+    (void)platform::write_private_file(f, data.data(), data.size(), false);
+  } catch (const std::system_error& e) {
+    fail(CKR_DEVICE_ERROR, e.what());
   }
-  (void)platform::publish_no_replace(tmp, f);  // another process's AK may have won the race: it is as good
-  platform::remove_quietly(tmp);
 }
 
 std::string tcg_id(uint32_t v) {
